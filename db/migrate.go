@@ -1,0 +1,131 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// migrationLockID is the PostgreSQL advisory-lock key migrations hold. An
+// advisory lock belongs to the connection, so a crashed migrator cannot
+// leave it behind the way a lock row in a table can.
+const migrationLockID = 7_351_842_209
+
+// Migrate applies every embedded migration not yet applied, each in its own
+// transaction, and returns the versions it applied. Several servers may call
+// it at the same moment: they take turns and the later ones find nothing to
+// do.
+func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	files, err := fs.Glob(migrationFiles, "migrations/"+string(d.Dialect)+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+
+	conn, err := d.DB.DB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+
+	switch d.Dialect {
+	case Postgres:
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+			return nil, fmt.Errorf("migrate: take lock: %w", err)
+		}
+		// Unlock on a fresh context so a cancelled ctx still releases it;
+		// closing the connection would release it too.
+		defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLockID) //nolint:errcheck
+	}
+
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version text PRIMARY KEY,
+		applied text NOT NULL
+	)`); err != nil {
+		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+
+	var applied []string
+	for _, f := range files {
+		version := strings.TrimSuffix(f[strings.LastIndexByte(f, '/')+1:], ".sql")
+		done, err := d.applyOne(ctx, conn, f, version)
+		if err != nil {
+			return applied, fmt.Errorf("migrate %s: %w", version, err)
+		}
+		if done {
+			applied = append(applied, version)
+		}
+	}
+	return applied, nil
+}
+
+// applyOne runs one migration file in a transaction unless it is recorded
+// as applied. On SQLite the transaction is IMMEDIATE (see sqliteDSN), which
+// is the lock: a second migrator waits for it, and a crash rolls it back.
+func (d *DB) applyOne(ctx context.Context, conn *sql.Conn, file, version string) (bool, error) {
+	body, err := migrationFiles.ReadFile(file)
+	if err != nil {
+		return false, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck
+
+	var n int
+	if err := tx.QueryRowContext(ctx, d.rebind("SELECT count(*) FROM schema_migrations WHERE version = ?"), version).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)"),
+		version, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// rebind turns ? placeholders into $n ones for PostgreSQL.
+func (d *DB) rebind(q string) string {
+	if d.Dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Pending reports how many embedded migrations are not applied yet; the
+// readiness check uses it.
+func (d *DB) Pending(ctx context.Context) (int, error) {
+	files, err := fs.Glob(migrationFiles, "migrations/"+string(d.Dialect)+"/*.sql")
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := d.NewSelect().Table("schema_migrations").ColumnExpr("count(*)").Scan(ctx, &n); err != nil {
+		return 0, err
+	}
+	return len(files) - n, nil
+}

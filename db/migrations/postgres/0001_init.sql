@@ -1,0 +1,116 @@
+-- The whole account schema: later features add columns at most.
+
+CREATE TABLE users (
+    id                       uuid PRIMARY KEY,
+    username                 text NOT NULL,
+    -- *_key columns hold the case-folded value the unique index and the
+    -- login lookup use, so "Alice" and "alice" are one account.
+    username_key             text NOT NULL,
+    email                    text NOT NULL,
+    email_key                text NOT NULL,
+    name_first               text NOT NULL,
+    name_last                text NOT NULL,
+    role                     text,
+    avatar                   text,
+    admin                    boolean NOT NULL DEFAULT false,
+    frozen                   boolean NOT NULL DEFAULT false,
+    suspended                boolean NOT NULL DEFAULT false,
+    language                 text NOT NULL DEFAULT 'en',
+    toast_position           text NOT NULL DEFAULT 'bottom_right',
+    start_on_grouped_servers boolean NOT NULL DEFAULT false,
+    require_two_factor       boolean NOT NULL DEFAULT false,
+    password_hash            text,
+    totp_enabled             boolean NOT NULL DEFAULT false,
+    totp_secret              text,
+    totp_last_step           bigint NOT NULL DEFAULT 0,
+    totp_last_used           timestamptz,
+    recovery_salt            bytea,
+    created                  timestamptz NOT NULL,
+    updated                  timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX users_username_key ON users (username_key);
+CREATE UNIQUE INDEX users_email_key ON users (email_key);
+
+CREATE TABLE sessions (
+    id         uuid PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    key_start  text NOT NULL,
+    digest     bytea NOT NULL,
+    ip         text NOT NULL,
+    user_agent text NOT NULL,
+    last_used  timestamptz NOT NULL,
+    created    timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX sessions_key_start ON sessions (key_start);
+CREATE INDEX sessions_user_created ON sessions (user_id, created DESC, id DESC);
+CREATE INDEX sessions_last_used ON sessions (last_used);
+
+CREATE TABLE api_keys (
+    id                 uuid PRIMARY KEY,
+    user_id            uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name               text NOT NULL,
+    key_start          text NOT NULL,
+    digest             bytea NOT NULL,
+    -- JSON arrays of strings: one representation both engines share.
+    allowed_ips        text NOT NULL DEFAULT '[]',
+    user_permissions   text NOT NULL DEFAULT '[]',
+    admin_permissions  text NOT NULL DEFAULT '[]',
+    server_permissions text NOT NULL DEFAULT '[]',
+    last_used          timestamptz,
+    expires            timestamptz,
+    created            timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX api_keys_key_start ON api_keys (key_start);
+CREATE UNIQUE INDEX api_keys_user_name ON api_keys (user_id, name);
+CREATE INDEX api_keys_user_created ON api_keys (user_id, created, id);
+CREATE INDEX api_keys_expires ON api_keys (expires) WHERE expires IS NOT NULL;
+
+CREATE TABLE recovery_codes (
+    id      uuid PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    digest  bytea NOT NULL,
+    created timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX recovery_codes_user_digest ON recovery_codes (user_id, digest);
+
+CREATE TABLE login_tokens (
+    id        uuid PRIMARY KEY,
+    user_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    key_start text NOT NULL,
+    digest    bytea NOT NULL,
+    attempts  integer NOT NULL DEFAULT 0,
+    expires   timestamptz NOT NULL,
+    created   timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX login_tokens_key_start ON login_tokens (key_start);
+CREATE INDEX login_tokens_expires ON login_tokens (expires);
+
+CREATE TABLE activities (
+    id           uuid PRIMARY KEY,
+    user_id      uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- No foreign key: the history outlives the key that made the change.
+    api_key_id   uuid,
+    impersonator uuid,
+    event        text NOT NULL,
+    ip           text,
+    data         text NOT NULL DEFAULT '{}',
+    created      timestamptz NOT NULL
+);
+CREATE INDEX activities_user_created ON activities (user_id, created DESC, id DESC);
+CREATE INDEX activities_created ON activities (created);
+
+-- Per-account attempt limits for password, TOTP and recovery-code checks.
+CREATE TABLE attempt_counters (
+    user_id       uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    failures      integer NOT NULL DEFAULT 0,
+    window_start  timestamptz NOT NULL,
+    consecutive   integer NOT NULL DEFAULT 0,
+    blocked_until timestamptz
+);
+
+-- Per-IP rate-limit windows shared by every server on this database.
+CREATE TABLE rate_limits (
+    key          text PRIMARY KEY,
+    window_start timestamptz NOT NULL,
+    hits         integer NOT NULL
+);

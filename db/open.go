@@ -1,0 +1,138 @@
+// Package db is the storage layer: bun on PostgreSQL or embedded SQLite,
+// the embedded migrations of each, and the repositories the account
+// service depends on. Driver errors are translated here and never leave it
+// raw.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names the engine behind a DB.
+type Dialect string
+
+// The supported engines.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is an open database with the engine it runs on.
+type DB struct {
+	*bun.DB
+	Dialect Dialect
+	queries *atomic.Int64
+}
+
+// Queries returns how many SQL statements this DB has run: benchmarks
+// divide it by the number of requests.
+func (d *DB) Queries() int64 { return d.queries.Load() }
+
+// Open connects to the database named by url: "postgres://…" or
+// "postgresql://…" for PostgreSQL; "sqlite:PATH", "file:PATH" or a bare
+// path for SQLite, whose directory is created if missing.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	var (
+		sqldb   *sql.DB
+		dialect Dialect
+		bdb     *bun.DB
+	)
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		var err error
+		sqldb, err = sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqldb.SetMaxOpenConns(25)
+		sqldb.SetMaxIdleConns(25)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		dialect = Postgres
+		bdb = bun.NewDB(sqldb, pgdialect.New())
+	default:
+		dsn, err := sqliteDSN(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		sqldb, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// Readers run in parallel under WAL; writers queue on the busy
+		// timeout. A modest pool keeps that queue short.
+		sqldb.SetMaxOpenConns(8)
+		sqldb.SetMaxIdleConns(8)
+		dialect = SQLite
+		bdb = bun.NewDB(sqldb, sqlitedialect.New())
+	}
+	d := &DB{DB: bdb, Dialect: dialect, queries: new(atomic.Int64)}
+	bdb.AddQueryHook(countHook{d.queries})
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqldb.PingContext(pingCtx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	return d, nil
+}
+
+// sqliteDSN turns "sqlite:PATH" (or a bare path) into a modernc DSN whose
+// pragmas apply to every pooled connection: WAL so readers never block on
+// the writer, a busy timeout so writers wait instead of failing with
+// SQLITE_BUSY, foreign keys on, and IMMEDIATE transactions so a write
+// transaction takes the write lock up front instead of failing to upgrade.
+func sqliteDSN(raw string) (string, error) {
+	path := raw
+	for _, p := range []string{"sqlite://", "sqlite:", "file:"} {
+		if strings.HasPrefix(path, p) {
+			path = strings.TrimPrefix(path, p)
+			break
+		}
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		return "", fmt.Errorf("DATABASE_URL %q: no SQLite path", raw)
+	}
+	if strings.Contains(raw, "://") && !strings.HasPrefix(raw, "sqlite://") {
+		return "", fmt.Errorf("DATABASE_URL %q: unsupported scheme (want postgres:// or sqlite:PATH)", raw)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return "", fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode(), nil
+}
+
+// countHook counts statements; it is how benchmarks report queries per
+// request.
+type countHook struct{ n *atomic.Int64 }
+
+func (h countHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	h.n.Add(1)
+	return ctx
+}
+
+func (countHook) AfterQuery(context.Context, *bun.QueryEvent) {}

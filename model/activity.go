@@ -1,0 +1,42 @@
+package model
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The activity events the service records. Their names are part of the
+// REST contract.
+const (
+	EventAccountUpdate    = "account:update"
+	EventEmailChanged     = "account:email-changed"
+	EventPasswordChanged  = "account:password-changed"
+	EventTwoFactorEnable  = "account:two-factor.enable"
+	EventTwoFactorDisable = "account:two-factor.disable"
+	EventAPIKeyCreate     = "api-key:create"
+	EventAPIKeyUpdate     = "api-key:update"
+	EventAPIKeyDelete     = "api-key:delete"
+	EventAPIKeyRecreate   = "api-key:recreate"
+	EventSessionDelete    = "session:delete"
+	EventSessionDeleteAll = "session:delete-all"
+	EventAuthSuccess      = "auth:success"
+	EventAuthCheckpoint   = "auth:checkpoint"
+)
+
+// Activity is one entry of a user's history. Data holds non-secret details
+// only; the service is the single place that builds it.
+type Activity struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	APIKeyID     *uuid.UUID
+	Impersonator *uuid.UUID
+	Event        string
+	IP           *string
+	Data         json.RawMessage
+	Created      time.Time
+}
+
+// IsAPI reports whether the change came through an API key.
+func (a *Activity) IsAPI() bool { return a.APIKeyID != nil }
