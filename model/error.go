@@ -110,9 +110,9 @@ func (e *Error) Messages() []string {
 		}
 		return out
 	}
-	if e.Field != "" {
-		return []string{e.Field + ": " + e.Message}
-	}
+	// A lone Field (a duplicate username, a wrong password) is metadata for
+	// GraphQL's userErrors; the REST message stays bare, as the contract
+	// lists it.
 	return []string{e.Message}
 }
 

@@ -1,0 +1,274 @@
+package account
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"accountd/model"
+)
+
+// Viewer returns the authenticated user. It is reachable in every account
+// state, so a frozen, suspended or not-yet-2FA user can see why.
+func (s *Service) Viewer(ctx context.Context, actor *model.Actor) (*model.User, error) {
+	if err := s.enter(actor, gateAccount); err != nil {
+		return nil, err
+	}
+	return actor.User, nil
+}
+
+// UpdateAccountInput is a profile edit; nil fields stay as they are.
+type UpdateAccountInput struct {
+	Username              *string
+	NameFirst             *string
+	NameLast              *string
+	Language              *string
+	ToastPosition         *string
+	StartOnGroupedServers *bool
+}
+
+// UpdateAccount edits the profile, writing only the fields given.
+func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in UpdateAccountInput) (*model.User, error) {
+	if err := s.enter(actor, gateAccount); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	if in.Username != nil {
+		checkUsername(&v, "username", *in.Username)
+	}
+	if in.NameFirst != nil {
+		checkLength(&v, "name_first", *in.NameFirst, 1, maxNameLen)
+	}
+	if in.NameLast != nil {
+		checkLength(&v, "name_last", *in.NameLast, 1, maxNameLen)
+	}
+	if !s.cfg.AllowLanguageChange {
+		// The panel fixes the language: the field is ignored, not refused,
+		// so clients that always send it keep working.
+		in.Language = nil
+	}
+	if in.Language != nil {
+		checkLength(&v, "language", *in.Language, minLanguageLen, maxLanguageLen)
+		checkOneOf(&v, "language", *in.Language, model.Languages)
+	}
+	if in.ToastPosition != nil {
+		checkOneOf(&v, "toast_position", *in.ToastPosition, model.ToastPositions)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountInfos); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if err := editable(u); err != nil {
+		return nil, err
+	}
+	patch := model.UserPatch{Username: in.Username, NameFirst: in.NameFirst, NameLast: in.NameLast,
+		Language: in.Language, ToastPosition: in.ToastPosition, StartOnGroupedServers: in.StartOnGroupedServers}
+	if patch.Empty() {
+		return u, nil
+	}
+	var updated *model.User
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.UpdateUser(ctx, u.ID, patch, s.now()); err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)}); err != nil {
+			return err
+		}
+		var err error
+		updated, err = s.store.UserByID(ctx, u.ID)
+		return err
+	})
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) {
+		return nil, &model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"}
+	}
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return updated, nil
+}
+
+// patchFields names the fields a patch changes, for the activity record.
+func patchFields(p model.UserPatch) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"username", p.Username != nil}, {"name_first", p.NameFirst != nil}, {"name_last", p.NameLast != nil},
+		{"language", p.Language != nil}, {"toast_position", p.ToastPosition != nil},
+		{"start_on_grouped_servers", p.StartOnGroupedServers != nil},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// UpdateEmailInput changes the e-mail address, confirmed by the password.
+type UpdateEmailInput struct {
+	Email    string
+	Password string
+}
+
+// UpdateEmail changes the e-mail address.
+func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in UpdateEmailInput) (*model.User, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkEmail(&v, "email", in.Email)
+	checkLength(&v, "password", in.Password, 0, maxPasswordLen)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountEmail); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if err := editable(u); err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+		return nil, err
+	}
+	var updated *model.User
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetEmail(ctx, u.ID, in.Email, s.now()); err != nil {
+			return err
+		}
+		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email}); err != nil {
+			return err
+		}
+		var err error
+		updated, err = s.store.UserByID(ctx, u.ID)
+		return err
+	})
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) {
+		return nil, &model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"}
+	}
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return updated, nil
+}
+
+// ChangePasswordInput changes the password, confirmed by the current one.
+type ChangePasswordInput struct {
+	Password    string
+	NewPassword string
+	// RevokeAPIKeys also deletes every API key of the user.
+	RevokeAPIKeys bool
+}
+
+// ChangePasswordResult says what the change ended besides the password.
+type ChangePasswordResult struct {
+	User            *model.User
+	RevokedSessions int
+	RevokedAPIKeys  int
+}
+
+// ChangePassword replaces the password and, in the same transaction, ends
+// every other session of the user (and optionally deletes the API keys): a
+// password change is what a user does after a suspected compromise.
+func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in ChangePasswordInput) (*ChangePasswordResult, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkLength(&v, "password", in.Password, 0, maxPasswordLen)
+	checkLength(&v, "new_password", in.NewPassword, minPasswordLen, maxPasswordLen)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountPassword); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if err := editable(u); err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.NewPassword)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	res := &ChangePasswordResult{}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetPasswordHash(ctx, u.ID, hash, s.now()); err != nil {
+			return err
+		}
+		var keep *uuid.UUID
+		if actor.Session != nil {
+			keep = &actor.Session.ID
+		}
+		var err error
+		if res.RevokedSessions, err = s.store.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
+			return err
+		}
+		if in.RevokeAPIKeys {
+			if res.RevokedAPIKeys, err = s.store.DeleteAPIKeys(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventPasswordChanged, map[string]int{
+			"revoked_sessions": res.RevokedSessions, "revoked_api_keys": res.RevokedAPIKeys}); err != nil {
+			return err
+		}
+		res.User, err = s.store.UserByID(ctx, u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return res, nil
+}
+
+// checkPassword confirms a sensitive change with the current password.
+// Accounts without a password cannot confirm this way.
+func (s *Service) checkPassword(ctx context.Context, u *model.User, password string) error {
+	invalid := &model.Error{Code: model.CodeInvalidPassword, Message: "invalid password", Field: "password"}
+	if !u.HasPassword() {
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return model.Internal(err)
+		}
+		return invalid
+	}
+	ok, _, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
+	if err != nil {
+		return model.Internal(err)
+	}
+	if !ok {
+		return invalid
+	}
+	return nil
+}
+
+// PermissionCatalog returns every permission an API key may carry.
+func (s *Service) PermissionCatalog(ctx context.Context, actor *model.Actor) (*model.PermissionCatalog, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	return s.catalog, nil
+}
+
+// RecoveryCodesRemaining returns how many unused recovery codes the user
+// has left.
+func (s *Service) RecoveryCodesRemaining(ctx context.Context, actor *model.Actor) (int, error) {
+	if err := s.enter(actor, gateAccount); err != nil {
+		return 0, err
+	}
+	n, err := s.store.CountRecoveryCodes(ctx, actor.User.ID)
+	if err != nil {
+		return 0, model.Internal(err)
+	}
+	return n, nil
+}

@@ -1,0 +1,217 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"accountd/model"
+	"accountd/secret"
+)
+
+// LoginInput is a password sign-in.
+type LoginInput struct {
+	// User is a username, or an e-mail address if it contains "@".
+	User     string
+	Password string
+}
+
+// LoginResult is the outcome of a successful password check: either a
+// session (SessionToken, Expires) or, for accounts with two-factor, a
+// confirmation token for the checkpoint.
+type LoginResult struct {
+	User              *model.User
+	SessionToken      string
+	Session           *model.Session
+	ConfirmationToken string
+}
+
+// TwoFactorRequired reports whether the login stops at the checkpoint.
+func (r *LoginResult) TwoFactorRequired() bool { return r.ConfirmationToken != "" }
+
+// errInvalidLogin is the one answer to every failed login, so a caller
+// cannot tell an unknown account from a wrong password.
+func errInvalidLogin() error {
+	return model.Errorf(model.CodeInvalidCredentials, "invalid username or password")
+}
+
+// Login checks a username or e-mail and password. Unknown users are checked
+// against a dummy hash so that every failure costs the same time.
+func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput) (*LoginResult, error) {
+	if in.User == "" || in.Password == "" || len(in.User) > maxEmailLen || len(in.Password) > maxPasswordLen {
+		return nil, errInvalidLogin()
+	}
+	u, err := s.store.UserByLogin(ctx, in.User, strings.Contains(in.User, "@"))
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if u == nil || !u.HasPassword() {
+		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
+			return nil, model.Internal(err)
+		}
+		return nil, errInvalidLogin()
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if !ok {
+		return nil, errInvalidLogin()
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, in.Password)
+	}
+
+	if u.TOTPEnabled {
+		tok := secret.RandomString(sessionTokenLen)
+		now := s.now()
+		err := s.store.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
+			Digest: secret.Digest(tok), Expires: now.Add(loginTokenLifetime), Created: now})
+		if err != nil {
+			return nil, model.Internal(err)
+		}
+		return &LoginResult{User: u, ConfirmationToken: tok}, nil
+	}
+
+	res := &LoginResult{User: u}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, map[string]string{"using": "password"})
+	})
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return res, nil
+}
+
+// upgradeHash replaces a legacy (bcrypt) or weaker hash after a successful
+// login. A failure is logged, not returned: the login itself succeeded.
+func (s *Service) upgradeHash(ctx context.Context, u *model.User, password string) {
+	h, err := s.hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.store.UpgradePasswordHash(ctx, u.ID, *u.PasswordHash, h)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", u.ID, "error", err)
+		return
+	}
+	u.PasswordHash = &h
+}
+
+// startSession creates a session for u and returns its token, which exists
+// nowhere else: the database keeps its digest only.
+func (s *Service) startSession(ctx context.Context, u *model.User, client model.Client) (string, *model.Session, error) {
+	tok := secret.RandomString(sessionTokenLen)
+	now := s.now()
+	sess := &model.Session{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen], Digest: secret.Digest(tok),
+		IP: client.IP.String(), UserAgent: truncate(client.UserAgent, maxUserAgentLen), LastUsed: now, Created: now}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return tok, sess, nil
+}
+
+// SessionExpiry is when a session used now expires if left idle.
+func (s *Service) SessionExpiry(sess *model.Session) time.Time {
+	return sess.LastUsed.Add(s.cfg.SessionDuration)
+}
+
+// Logout ends the session the request authenticated with.
+func (s *Service) Logout(ctx context.Context, actor *model.Actor) error {
+	if err := s.enter(actor, gateAccount); err != nil {
+		return err
+	}
+	if actor.Session == nil {
+		return model.Errorf(model.CodeInvalid, "unable to log out when not using session authentication")
+	}
+	if _, err := s.store.DeleteSession(ctx, actor.User.ID, actor.Session.ID); err != nil {
+		return model.Internal(err)
+	}
+	return nil
+}
+
+// RegisterInput is a sign-up.
+type RegisterInput struct {
+	Username  string
+	Email     string
+	NameFirst string
+	NameLast  string
+	Password  string
+}
+
+// Register creates an account and signs it in. The first account ever
+// created becomes an administrator.
+func (s *Service) Register(ctx context.Context, client model.Client, in RegisterInput) (*LoginResult, error) {
+	if !s.cfg.RegistrationEnabled {
+		return nil, model.Errorf(model.CodeInvalid, "registration is disabled")
+	}
+	u, err := s.newUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	res := &LoginResult{User: u}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateUser(ctx, u, true); err != nil {
+			return err
+		}
+		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
+		return err
+	})
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) {
+		return nil, model.Errorf(model.CodeInvalid, "user with username or email already exists")
+	}
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return res, nil
+}
+
+// CreateUserInput is an operator's account creation (the `user create`
+// sub-command): no registration switch, optional admin flag.
+type CreateUserInput struct {
+	RegisterInput
+	Admin bool
+}
+
+// CreateUser creates an account without signing it in.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.User, error) {
+	u, err := s.newUser(ctx, in.RegisterInput)
+	if err != nil {
+		return nil, err
+	}
+	u.Admin = in.Admin
+	err = s.store.CreateUser(ctx, u, !in.Admin)
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) {
+		return nil, model.Errorf(model.CodeConflict, "user with username or email already exists")
+	}
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return u, nil
+}
+
+// newUser validates a sign-up and builds the account, password hashed.
+func (s *Service) newUser(ctx context.Context, in RegisterInput) (*model.User, error) {
+	var v model.Validation
+	checkUsername(&v, "username", in.Username)
+	checkEmail(&v, "email", in.Email)
+	checkLength(&v, "name_first", in.NameFirst, 1, maxNameLen)
+	checkLength(&v, "name_last", in.NameLast, 1, maxNameLen)
+	checkLength(&v, "password", in.Password, minPasswordLen, maxPasswordLen)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &model.User{ID: newID(), Username: in.Username, Email: in.Email, NameFirst: in.NameFirst,
+		NameLast: in.NameLast, Language: "en", ToastPosition: "bottom_right", PasswordHash: &hash, Created: s.now()}, nil
+}

@@ -1,0 +1,145 @@
+// Package app wires the server together: storage, the service, the GraphQL
+// and REST transports and the HTTP middleware, in the order DESIGN.md
+// draws them. main and the end-to-end tests build the same App.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"accountd/account"
+	"accountd/db"
+	"accountd/graph"
+	"accountd/model"
+	"accountd/rest"
+	"accountd/secret"
+	"accountd/web"
+)
+
+// maxBodyBytes is the request body cap of REST.md §1.
+const maxBodyBytes = 1 << 20
+
+// App is a ready-to-serve server.
+type App struct {
+	Config  *Config
+	DB      *db.DB
+	Store   *db.Store
+	Service *account.Service
+	Logger  *slog.Logger
+	handler http.Handler
+	// draining is closed when shutdown starts; /readyz then answers 503.
+	draining chan struct{}
+}
+
+// New opens the database, applies migrations and builds the handler.
+func New(ctx context.Context, cfg *Config, logger *slog.Logger) (*App, error) {
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	a, err := NewWithDB(cfg, d, logger)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// NewWithDB builds the App on an open, migrated database.
+func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	catalog, err := model.LoadPermissionCatalog()
+	if err != nil {
+		return nil, err
+	}
+	params := secret.DefaultArgon2
+	if cfg.Argon2 != nil {
+		params = *cfg.Argon2
+	}
+	hasher, err := secret.NewPasswordHasher(params, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	store := db.NewStore(d)
+	svc := account.New(store, hasher, catalog, account.Config{
+		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
+		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
+		TwoFactorRequirement: cfg.TwoFactorRequirement,
+	}, logger)
+	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, draining: make(chan struct{})}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler is the whole HTTP surface.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Drain marks the server as shutting down for /readyz.
+func (a *App) Drain() {
+	select {
+	case <-a.draining:
+	default:
+		close(a.draining)
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+func (a *App) routes() http.Handler {
+	cookie := web.SessionCookie{Name: a.Config.SessionCookie, Secure: a.Config.AppURL.Scheme == "https"}
+	auth := web.Authenticator{Service: a.Service, Cookie: cookie}
+
+	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie}, graph.Options{
+		Introspection: a.Config.GraphQLIntrospection, Logger: a.Logger,
+	})
+	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger}).Routes()
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", auth.Middleware(gql))
+	mux.Handle("/api/", api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+
+	var h http.Handler = mux
+	h = web.LimitBody(maxBodyBytes, h)
+	h = web.Recover(a.Logger, h)
+	h = web.AccessLog(a.Logger, h)
+	h = web.ClientIP{Trusted: a.Config.TrustedProxies}.Middleware(h)
+	h = web.RequestID(h)
+	return h
+}
+
+// ready reports whether this server should receive traffic: not draining,
+// the database reachable and every migration applied.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-a.draining:
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	pending, err := a.DB.Pending(ctx)
+	switch {
+	case err != nil:
+		a.Logger.WarnContext(ctx, "readiness check failed", "error", err)
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+	case pending > 0:
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "migrations pending"})
+	default:
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+}

@@ -1,0 +1,82 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"accountd/model"
+	"accountd/web"
+)
+
+// Options configures the GraphQL endpoint.
+type Options struct {
+	// Introspection enables schema introspection (GraphiQL needs it).
+	Introspection bool
+	// ComplexityLimit caps a document's cost; 0 means the default.
+	ComplexityLimit int
+	Logger          *slog.Logger
+}
+
+// NewHandler returns the /graphql endpoint: gqlgen's server with exactly
+// the transports of the contract (POST JSON, GET for queries, OPTIONS) —
+// no form or multipart transport a browser could send cross-site without a
+// preflight — a parsed-query cache, and the safe error presenter.
+func NewHandler(r *Resolver, opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.ComplexityLimit <= 0 {
+		opts.ComplexityLimit = 500
+	}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.SetDisableSuggestion(true)
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		e := presentError(ctx, err)
+		if e.Extensions["code"] == "INTERNAL" {
+			log.ErrorContext(ctx, "graphql internal error", "request_id", web.RequestIDFrom(ctx), "error", err)
+		}
+		return e
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "graphql panic", "request_id", web.RequestIDFrom(ctx), "panic", fmt.Sprint(p),
+			"stack", string(debug.Stack()))
+		return model.Internal(fmt.Errorf("panic: %v", p))
+	})
+	// Every error, including the parser's and validator's, which bypass the
+	// presenter, carries the request id.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if resp == nil {
+			return resp
+		}
+		id := web.RequestIDFrom(ctx)
+		for _, e := range resp.Errors {
+			if e.Extensions == nil {
+				e.Extensions = map[string]any{}
+			}
+			e.Extensions["requestId"] = id
+		}
+		return resp
+	})
+	return srv
+}

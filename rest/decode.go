@@ -1,0 +1,84 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"accountd/model"
+	"accountd/web"
+)
+
+// decode reads a JSON request body into dst by the rules of REST.md §1:
+// JSON only, an empty body is {}, unknown fields are ignored, and an error
+// never echoes the body (it may hold a password).
+func decode(r *http.Request, dst any) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return invalidPayload("missing content type header")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return invalidPayload("unsupported content type")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if web.IsTooLarge(err) {
+			return model.Errorf(model.CodeTooLarge, "payload too large")
+		}
+		return invalidPayload("unable to read the body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(dst); err != nil {
+		return invalidPayload(describeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalidPayload("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// describeJSONError explains a decoding failure by position and type only.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at offset %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return "expected a JSON object"
+		}
+		return fmt.Sprintf("%s: expected %s, got %s", typ.Field, jsonType(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of JSON"
+	}
+	return "malformed JSON"
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	}
+	return kind
+}
+
+func invalidPayload(reason string) error {
+	return model.Errorf(model.CodeInvalid, "invalid payload: %s", reason)
+}

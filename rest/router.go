@@ -1,0 +1,104 @@
+// Package rest is the compatibility shim that keeps the Calagopus panel's
+// documented /api/client/account/** and /api/auth/** paths working. Each
+// handler decodes, calls one service method and encodes; the rules live in
+// the service.
+package rest
+
+import (
+	"log/slog"
+	"net/http"
+
+	"accountd/account"
+	"accountd/model"
+	"accountd/web"
+)
+
+// Handler serves the REST routes.
+type Handler struct {
+	Service *account.Service
+	Cookie  web.SessionCookie
+	// Authenticate is the middleware that resolves credentials for the
+	// /api/client routes (web.Authenticator.Middleware).
+	Authenticate func(http.Handler) http.Handler
+	Logger       *slog.Logger
+
+	mux *http.ServeMux
+}
+
+// Routes builds the route table and returns the handler for /api/.
+func (h *Handler) Routes() http.Handler {
+	if h.Logger == nil {
+		h.Logger = slog.Default()
+	}
+	m := http.NewServeMux()
+	client := func(pattern string, fn func(http.ResponseWriter, *http.Request, *model.Actor)) {
+		m.Handle(pattern, h.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			actor, err := web.ActorFrom(r.Context())
+			if actor == nil {
+				h.fail(w, r, err)
+				return
+			}
+			fn(w, r, actor)
+		})))
+	}
+
+	m.HandleFunc("POST /api/auth/register", h.register)
+	m.HandleFunc("POST /api/auth/login", h.login)
+
+	client("GET /api/client/account", h.getAccount)
+	client("PATCH /api/client/account", h.patchAccount)
+	client("PUT /api/client/account/email", h.putEmail)
+	client("PUT /api/client/account/password", h.putPassword)
+	client("POST /api/client/account/logout", h.logout)
+	client("GET /api/client/permissions", h.getPermissions)
+
+	h.mux = m
+	return http.HandlerFunc(h.serve)
+}
+
+// serve answers unknown routes and wrong methods in the contract's JSON
+// shape instead of ServeMux's plain text.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		status, allow := h.unmatched(r)
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := "route not found"
+		if status == http.StatusMethodNotAllowed {
+			msg = "method not allowed"
+		}
+		web.WriteJSON(w, status, errorBody{Errors: []string{msg}})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// unmatched asks the mux what it would answer (404, or 405 with Allow).
+func (h *Handler) unmatched(r *http.Request) (int, string) {
+	rec := &statusOnly{header: http.Header{}}
+	h.mux.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		return rec.status, rec.header.Get("Allow")
+	}
+	return http.StatusNotFound, ""
+}
+
+// statusOnly records a status and headers and drops the body.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.status = code }
+
+type errorBody struct {
+	Errors []string `json:"errors"`
+}
+
+// fail writes an error in the contract's shape.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	web.WriteError(w, r, h.Logger, err)
+}

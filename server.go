@@ -1,0 +1,175 @@
+// Command accountd is the account server of a game-server panel: a GraphQL
+// API with a REST layer compatible with the Calagopus panel's
+// /api/client/account paths.
+//
+// Usage:
+//
+//	accountd [serve]                  run the server (the default)
+//	accountd migrate                  apply database migrations and exit
+//	accountd user create --username U --email E --password P [--admin]
+//
+// Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"accountd/account"
+	"accountd/app"
+	"accountd/db"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main with its dependencies passed in, so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := app.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, logger)
+	case "migrate":
+		return migrate(ctx, cfg, stdout)
+	case "user":
+		return userCommand(ctx, cfg, logger, args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: accountd [serve | migrate | user create --username U --email E --password P [--admin]]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want serve, migrate or user)", cmd)
+}
+
+func newLogger(cfg *app.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the HTTP server until SIGINT or SIGTERM, then stops accepting,
+// lets in-flight requests finish within SHUTDOWN_TIMEOUT and closes the
+// database.
+func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	srv := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "database", string(a.DB.Dialect))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	a.Drain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, cfg *app.Config, stdout io.Writer) error {
+	d, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	applied, err := d.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, v := range applied {
+		fmt.Fprintln(stdout, "applied", v)
+	}
+	return nil
+}
+
+func userCommand(ctx context.Context, cfg *app.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: user create --username U --email E --password P [--name-first F] [--name-last L] [--admin]")
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	var in account.CreateUserInput
+	fs.StringVar(&in.Username, "username", "", "username (3–15 characters, letters, digits, _)")
+	fs.StringVar(&in.Email, "email", "", "e-mail address")
+	fs.StringVar(&in.Password, "password", "", "password (8–512 characters)")
+	fs.StringVar(&in.NameFirst, "name-first", "", "first name (defaults to the username)")
+	fs.StringVar(&in.NameLast, "name-last", "", "last name (defaults to the username)")
+	fs.BoolVar(&in.Admin, "admin", false, "make the user an administrator")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if in.NameFirst == "" {
+		in.NameFirst = in.Username
+	}
+	if in.NameLast == "" {
+		in.NameLast = in.Username
+	}
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.Service.CreateUser(ctx, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s (%s), admin=%v\n", u.Username, u.ID, u.Admin)
+	return nil
+}

@@ -1,0 +1,70 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"accountd/account"
+	"accountd/model"
+)
+
+// Authenticator resolves each request's credentials through the service
+// and leaves the outcome in the context. It refuses nothing itself: the
+// REST routes answer a failure with its error, while GraphQL's viewer
+// answers null and its mutations raise the error.
+type Authenticator struct {
+	Service *account.Service
+	Cookie  SessionCookie
+}
+
+type authKey struct{}
+
+// authResult is the outcome stored in the context.
+type authResult struct {
+	actor *model.Actor
+	err   error
+}
+
+// Middleware authenticates the request. It also exposes the response
+// header map to the handlers behind it (see WithResponseHeader).
+func (a Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := WithResponseHeader(r.Context(), w.Header())
+		creds := account.Credentials{IP: ClientIPFrom(ctx), UserAgent: r.UserAgent()}
+		if v := r.Header.Values("Authorization"); len(v) > 0 {
+			creds.HasAuthorization, creds.Authorization = true, v[0]
+		} else if c, err := r.Cookie(a.Cookie.Name); err == nil {
+			creds.HasCookie, creds.Cookie = true, c.Value
+		}
+		res := authResult{}
+		auth, err := a.Service.Authenticate(ctx, creds)
+		if err != nil {
+			res.err = err
+		} else {
+			res.actor = auth.Actor
+			if auth.RenewCookie {
+				a.Cookie.Issue(w.Header(), creds.Cookie, auth.Expires)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, authKey{}, res)))
+	})
+}
+
+// ActorFrom returns the request's actor, or the reason there is none.
+func ActorFrom(ctx context.Context) (*model.Actor, error) {
+	res, ok := ctx.Value(authKey{}).(authResult)
+	if !ok {
+		return nil, model.Errorf(model.CodeUnauthenticated, "missing authorization")
+	}
+	return res.actor, res.err
+}
+
+// WithActor stores an authentication outcome (tests and other transports).
+func WithActor(ctx context.Context, actor *model.Actor, err error) context.Context {
+	return context.WithValue(ctx, authKey{}, authResult{actor: actor, err: err})
+}
+
+// Client describes the request's connection for unauthenticated calls.
+func Client(r *http.Request) model.Client {
+	return model.Client{IP: ClientIPFrom(r.Context()), UserAgent: r.UserAgent()}
+}
