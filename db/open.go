@@ -35,12 +35,15 @@ const (
 type DB struct {
 	*bun.DB
 	Dialect Dialect
-	queries *atomic.Int64
+	counts  *queryCounts
 }
 
 // Queries returns how many SQL statements this DB has run: benchmarks
 // divide it by the number of requests.
-func (d *DB) Queries() int64 { return d.queries.Load() }
+func (d *DB) Queries() int64 { return d.counts.all.Load() }
+
+// Writes returns how many of those statements were not SELECTs.
+func (d *DB) Writes() int64 { return d.counts.writes.Load() }
 
 // Open connects to the database named by url: "postgres://…" or
 // "postgresql://…" for PostgreSQL; "sqlite:PATH", "file:PATH" or a bare
@@ -79,8 +82,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		dialect = SQLite
 		bdb = bun.NewDB(sqldb, sqlitedialect.New())
 	}
-	d := &DB{DB: bdb, Dialect: dialect, queries: new(atomic.Int64)}
-	bdb.AddQueryHook(countHook{d.queries})
+	d := &DB{DB: bdb, Dialect: dialect, counts: &queryCounts{}}
+	bdb.AddQueryHook(countHook{d.counts})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pingCtx); err != nil {
@@ -126,12 +129,17 @@ func sqliteDSN(raw string) (string, error) {
 	return "file:" + path + "?" + q.Encode(), nil
 }
 
-// countHook counts statements; it is how benchmarks report queries per
-// request.
-type countHook struct{ n *atomic.Int64 }
+type queryCounts struct{ all, writes atomic.Int64 }
 
-func (h countHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	h.n.Add(1)
+// countHook counts statements; it is how benchmarks report queries and
+// writes per request.
+type countHook struct{ c *queryCounts }
+
+func (h countHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	h.c.all.Add(1)
+	if op := e.Operation(); op != "SELECT" {
+		h.c.writes.Add(1)
+	}
 	return ctx
 }
 

@@ -1,0 +1,67 @@
+package app_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"accountd/db/dbtest"
+)
+
+// benchRead measures one authenticated read through the whole handler
+// (middleware, routing, authentication, encoding) and reports SQL
+// statements and writes per request next to time and allocations.
+func benchRead(b *testing.B, newRequest func(cookie *http.Cookie) *http.Request) {
+	for _, e := range dbtest.Engines(b) {
+		b.Run(dbtest.Name(e), func(b *testing.B) {
+			ts := newServer(b, e, nil)
+			c := ts.registerREST(b, "alice", "correct horse")
+			var cookie *http.Cookie
+			for _, ck := range c.http.Jar.Cookies(mustURL(b, ts.URL)) {
+				if ck.Name == ts.App.Config.SessionCookie {
+					cookie = ck
+				}
+			}
+			if cookie == nil {
+				b.Fatal("no session cookie")
+			}
+			h := ts.App.Handler()
+			// One request outside the measurement: it may record the
+			// session's first use.
+			h.ServeHTTP(httptest.NewRecorder(), newRequest(cookie))
+
+			q0, w0 := ts.App.DB.Queries(), ts.App.DB.Writes()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, newRequest(cookie))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(ts.App.DB.Queries()-q0)/float64(b.N), "queries/op")
+			b.ReportMetric(float64(ts.App.DB.Writes()-w0)/float64(b.N), "writes/op")
+		})
+	}
+}
+
+func BenchmarkViewerGraphQL(b *testing.B) {
+	const body = `{"query":"{ viewer { id username email nameFirst nameLast admin language toastPosition createdAt } }"}`
+	benchRead(b, func(cookie *http.Cookie) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.AddCookie(cookie)
+		return r
+	})
+}
+
+func BenchmarkAccountREST(b *testing.B) {
+	benchRead(b, func(cookie *http.Cookie) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/client/account", nil)
+		r.AddCookie(cookie)
+		return r
+	})
+}
