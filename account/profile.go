@@ -70,26 +70,9 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in Upda
 	if patch.Empty() {
 		return u, nil
 	}
-	var updated *model.User
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.UpdateUser(ctx, u.ID, patch, s.now()); err != nil {
-			return err
-		}
-		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)}); err != nil {
-			return err
-		}
-		var err error
-		updated, err = s.store.UserByID(ctx, u.ID)
-		return err
-	})
-	var dup *model.DuplicateError
-	if errors.As(err, &dup) {
-		return nil, &model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"}
-	}
-	if err != nil {
-		return nil, model.Internal(err)
-	}
-	return updated, nil
+	return s.change(ctx, actor, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)},
+		&model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"},
+		func(ctx context.Context) error { return s.store.UpdateUser(ctx, u.ID, patch, s.now()) })
 }
 
 // patchFields names the fields a patch changes, for the activity record.
@@ -137,26 +120,9 @@ func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in Update
 	if err := s.checkPassword(ctx, u, in.Password); err != nil {
 		return nil, err
 	}
-	var updated *model.User
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetEmail(ctx, u.ID, in.Email, s.now()); err != nil {
-			return err
-		}
-		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email}); err != nil {
-			return err
-		}
-		var err error
-		updated, err = s.store.UserByID(ctx, u.ID)
-		return err
-	})
-	var dup *model.DuplicateError
-	if errors.As(err, &dup) {
-		return nil, &model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"}
-	}
-	if err != nil {
-		return nil, model.Internal(err)
-	}
-	return updated, nil
+	return s.change(ctx, actor, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email},
+		&model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"},
+		func(ctx context.Context) error { return s.store.SetEmail(ctx, u.ID, in.Email, s.now()) })
 }
 
 // ChangePasswordInput changes the password, confirmed by the current one.
@@ -271,4 +237,31 @@ func (s *Service) RecoveryCodesRemaining(ctx context.Context, actor *model.Actor
 		return 0, model.Internal(err)
 	}
 	return n, nil
+}
+
+// change applies write to the actor's account and records event in the
+// same transaction, then returns the account as stored. A unique violation
+// of the write becomes onDuplicate.
+func (s *Service) change(ctx context.Context, actor *model.Actor, event string, data any, onDuplicate *model.Error,
+	write func(ctx context.Context) error) (*model.User, error) {
+	var updated *model.User
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		if err := s.record(ctx, actor.User.ID, actor, actor.IP, event, data); err != nil {
+			return err
+		}
+		var err error
+		updated, err = s.store.UserByID(ctx, actor.User.ID)
+		return err
+	})
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) && onDuplicate != nil {
+		return nil, onDuplicate
+	}
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return updated, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"accountd/model"
 	"accountd/secret"
@@ -39,7 +40,9 @@ func errInvalidLogin() error {
 // Login checks a username or e-mail and password. Unknown users are checked
 // against a dummy hash so that every failure costs the same time.
 func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput) (*LoginResult, error) {
-	if in.User == "" || in.Password == "" || len(in.User) > maxEmailLen || len(in.Password) > maxPasswordLen {
+	// Limits in characters, as sign-up counts them.
+	if in.User == "" || in.Password == "" || utf8.RuneCountInString(in.User) > maxEmailLen ||
+		utf8.RuneCountInString(in.Password) > maxPasswordLen {
 		return nil, errInvalidLogin()
 	}
 	u, err := s.store.UserByLogin(ctx, in.User, strings.Contains(in.User, "@"))
