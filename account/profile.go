@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"accountd/model"
+	"accountd/secret"
 )
 
 // Viewer returns the authenticated user. It is reachable in every account
@@ -38,10 +39,10 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in Upda
 		checkUsername(&v, "username", *in.Username)
 	}
 	if in.NameFirst != nil {
-		checkLength(&v, "name_first", *in.NameFirst, 1, maxNameLen)
+		checkName(&v, "name_first", *in.NameFirst)
 	}
 	if in.NameLast != nil {
-		checkLength(&v, "name_last", *in.NameLast, 1, maxNameLen)
+		checkName(&v, "name_last", *in.NameLast)
 	}
 	if !s.cfg.AllowLanguageChange {
 		// The panel fixes the language: the field is ignored, not refused,
@@ -180,6 +181,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 		if res.RevokedSessions, err = s.store.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
 			return err
 		}
+		// A confirmation token was earned with the old password.
+		if err := s.store.DeleteLoginTokens(ctx, u.ID); err != nil {
+			return err
+		}
 		if in.RevokeAPIKeys {
 			if res.RevokedAPIKeys, err = s.store.DeleteAPIKeys(ctx, u.ID); err != nil {
 				return err
@@ -209,6 +214,10 @@ func (s *Service) checkPassword(ctx context.Context, u *model.User, password str
 		return invalid
 	}
 	ok, _, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
+	if errors.Is(err, secret.ErrMalformedHash) {
+		s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+		return invalid
+	}
 	if err != nil {
 		return model.Internal(err)
 	}
@@ -226,13 +235,11 @@ func (s *Service) PermissionCatalog(ctx context.Context, actor *model.Actor) (*m
 	return s.catalog, nil
 }
 
-// RecoveryCodesRemaining returns how many unused recovery codes the user
-// has left.
-func (s *Service) RecoveryCodesRemaining(ctx context.Context, actor *model.Actor) (int, error) {
-	if err := s.enter(actor, gateAccount); err != nil {
-		return 0, err
-	}
-	n, err := s.store.CountRecoveryCodes(ctx, actor.User.ID)
+// RecoveryCodesRemaining returns how many unused recovery codes u has
+// left. u is a user the caller already holds (the viewer, or the account a
+// sign-up or sign-in just returned), so there is no actor to check.
+func (s *Service) RecoveryCodesRemaining(ctx context.Context, u *model.User) (int, error) {
+	n, err := s.store.CountRecoveryCodes(ctx, u.ID)
 	if err != nil {
 		return 0, model.Internal(err)
 	}

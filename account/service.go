@@ -38,6 +38,7 @@ type Store interface {
 	DeleteSession(ctx context.Context, userID, id uuid.UUID) (bool, error)
 	DeleteOtherSessions(ctx context.Context, userID uuid.UUID, keep *uuid.UUID) (int, error)
 	CreateLoginToken(ctx context.Context, t *model.LoginToken) error
+	DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error
 
 	APIKeyByKeyStart(ctx context.Context, keyStart string) (*model.APIKey, *model.User, error)
 	TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) error

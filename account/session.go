@@ -41,7 +41,9 @@ func errInvalidLogin() error {
 // against a dummy hash so that every failure costs the same time.
 func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput) (*LoginResult, error) {
 	// Limits in characters, as sign-up counts them.
-	if in.User == "" || in.Password == "" || utf8.RuneCountInString(in.User) > maxEmailLen ||
+	// NUL cannot be stored, so no account has it: refuse it here rather than
+	// let the database reject the lookup.
+	if in.User == "" || in.Password == "" || strings.ContainsRune(in.User, 0) || utf8.RuneCountInString(in.User) > maxEmailLen ||
 		utf8.RuneCountInString(in.Password) > maxPasswordLen {
 		return nil, errInvalidLogin()
 	}
@@ -56,6 +58,12 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		return nil, errInvalidLogin()
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
+	if errors.Is(err, secret.ErrMalformedHash) {
+		// An unusable stored hash (a bad import) must not reveal that the
+		// account exists: it fails like a wrong password.
+		s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+		return nil, errInvalidLogin()
+	}
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -205,8 +213,8 @@ func (s *Service) newUser(ctx context.Context, in RegisterInput) (*model.User, e
 	var v model.Validation
 	checkUsername(&v, "username", in.Username)
 	checkEmail(&v, "email", in.Email)
-	checkLength(&v, "name_first", in.NameFirst, 1, maxNameLen)
-	checkLength(&v, "name_last", in.NameLast, 1, maxNameLen)
+	checkName(&v, "name_first", in.NameFirst)
+	checkName(&v, "name_last", in.NameLast)
 	checkLength(&v, "password", in.Password, minPasswordLen, maxPasswordLen)
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -38,6 +38,20 @@ func checkLength(v *model.Validation, field, value string, min, max int) {
 	}
 }
 
+// checkText refuses NUL in free-text fields: PostgreSQL cannot store it.
+// Other characters round-trip as the panel's own server keeps them.
+func checkText(v *model.Validation, field, value string) {
+	if strings.ContainsRune(value, 0) {
+		v.Add(field, "must not contain NUL characters")
+	}
+}
+
+// checkName applies the rules of a first or last name.
+func checkName(v *model.Validation, field, value string) {
+	checkLength(v, field, value, 1, maxNameLen)
+	checkText(v, field, value)
+}
+
 func checkUsername(v *model.Validation, field, value string) {
 	checkLength(v, field, value, minUsernameLen, maxUsernameLen)
 	if !usernameRE.MatchString(value) {

@@ -117,3 +117,9 @@ func (s *Store) CreateLoginToken(ctx context.Context, t *model.LoginToken) error
 		Digest: t.Digest, Attempts: t.Attempts, Expires: t.Expires, Created: t.Created}).Exec(ctx)
 	return translate(err)
 }
+
+// DeleteLoginTokens deletes every pending confirmation token of userID.
+func (s *Store) DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error {
+	_, err := s.conn(ctx).NewDelete().Model((*loginTokenRow)(nil)).Where("user_id = ?", userID).Exec(ctx)
+	return err
+}

@@ -85,6 +85,14 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		if errors.As(err, &ge) && ge.Extensions != nil && ge.Extensions["code"] != nil {
 			return gqlErr // the parser's and validator's own errors
 		}
+		if errors.As(err, &ge) && len(gqlErr.Path) == 0 && ge.Err == nil {
+			// A request the transport could not decode. gqlgen's message
+			// quotes the body, which may hold a password: say what failed,
+			// not what was sent.
+			gqlErr.Message = "the request body is not a valid GraphQL request"
+			gqlErr.Extensions = map[string]any{"code": "BAD_REQUEST", "requestId": web.RequestIDFrom(ctx)}
+			return gqlErr
+		}
 		me = model.Internal(err)
 	}
 	code, ok := topLevelCodes[me.Code]

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -50,6 +52,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.SetDisableSuggestion(true)
+	srv.AroundOperations(limitCheckingFields)
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		e := presentError(ctx, err)
 		if e.Extensions["code"] == "INTERNAL" {
@@ -78,5 +81,77 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 		}
 		return resp
 	})
-	return srv
+	return withRequestIDs(srv)
+}
+
+// withRequestIDs adds extensions.requestId to the errors of responses that
+// gqlgen's transports write themselves (a mutation over GET, an
+// unsupported content type), which no response middleware sees. Only
+// non-200 responses are held back and rewritten; the rest pass straight
+// through.
+func withRequestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bw := &errorWriter{ResponseWriter: w}
+		next.ServeHTTP(bw, r)
+		if !bw.held {
+			return
+		}
+		body := bw.buf.Bytes()
+		var resp struct {
+			Data   json.RawMessage  `json:"data,omitempty"`
+			Errors []map[string]any `json:"errors"`
+		}
+		if json.Unmarshal(body, &resp) == nil && len(resp.Errors) > 0 {
+			id := web.RequestIDFrom(r.Context())
+			for _, e := range resp.Errors {
+				ext, _ := e["extensions"].(map[string]any)
+				if ext == nil {
+					ext = map[string]any{}
+				}
+				if ext["requestId"] == nil {
+					ext["requestId"] = id
+				}
+				if ext["code"] == nil {
+					ext["code"] = "BAD_REQUEST"
+				}
+				e["extensions"] = ext
+			}
+			if b, err := json.Marshal(resp); err == nil {
+				body = b
+			}
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(bw.status)
+		w.Write(body) //nolint:errcheck // the client went away
+	})
+}
+
+// errorWriter passes 200 responses through and holds the others back.
+type errorWriter struct {
+	http.ResponseWriter
+	status int
+	held   bool
+	buf    bytes.Buffer
+}
+
+func (e *errorWriter) WriteHeader(code int) {
+	if e.status != 0 {
+		return
+	}
+	e.status = code
+	if code == http.StatusOK {
+		e.ResponseWriter.WriteHeader(code)
+		return
+	}
+	e.held = true
+}
+
+func (e *errorWriter) Write(p []byte) (int, error) {
+	if e.status == 0 {
+		e.WriteHeader(http.StatusOK)
+	}
+	if e.held {
+		return e.buf.Write(p)
+	}
+	return e.ResponseWriter.Write(p)
 }

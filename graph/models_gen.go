@@ -96,69 +96,6 @@ type UserError struct {
 	Code    UserErrorCode `json:"code"`
 }
 
-type ToastPosition string
-
-const (
-	ToastPositionTopLeft      ToastPosition = "TOP_LEFT"
-	ToastPositionTopCenter    ToastPosition = "TOP_CENTER"
-	ToastPositionTopRight     ToastPosition = "TOP_RIGHT"
-	ToastPositionBottomLeft   ToastPosition = "BOTTOM_LEFT"
-	ToastPositionBottomCenter ToastPosition = "BOTTOM_CENTER"
-	ToastPositionBottomRight  ToastPosition = "BOTTOM_RIGHT"
-)
-
-var AllToastPosition = []ToastPosition{
-	ToastPositionTopLeft,
-	ToastPositionTopCenter,
-	ToastPositionTopRight,
-	ToastPositionBottomLeft,
-	ToastPositionBottomCenter,
-	ToastPositionBottomRight,
-}
-
-func (e ToastPosition) IsValid() bool {
-	switch e {
-	case ToastPositionTopLeft, ToastPositionTopCenter, ToastPositionTopRight, ToastPositionBottomLeft, ToastPositionBottomCenter, ToastPositionBottomRight:
-		return true
-	}
-	return false
-}
-
-func (e ToastPosition) String() string {
-	return string(e)
-}
-
-func (e *ToastPosition) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ToastPosition(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ToastPosition", str)
-	}
-	return nil
-}
-
-func (e ToastPosition) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ToastPosition) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ToastPosition) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
 type UserErrorCode string
 
 const (

@@ -1,7 +1,14 @@
 package graph
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"accountd/model"
 )
 
 // TwoFactorStatus is the user's two-factor state; the count of recovery
@@ -9,4 +16,39 @@ import (
 type TwoFactorStatus struct {
 	Enabled    bool
 	LastUsedAt *time.Time
+	user       *model.User
 }
+
+// ToastPosition is the schema's enum of notification places. It is bound
+// by hand because the GraphQL validator matches enum values in variables
+// case-insensitively while gqlgen's generated type does not, which turned
+// "top_left" into an internal error; here it is a client error.
+type ToastPosition string
+
+// The enum's values.
+const (
+	ToastPositionTopLeft      ToastPosition = "TOP_LEFT"
+	ToastPositionTopCenter    ToastPosition = "TOP_CENTER"
+	ToastPositionTopRight     ToastPosition = "TOP_RIGHT"
+	ToastPositionBottomLeft   ToastPosition = "BOTTOM_LEFT"
+	ToastPositionBottomCenter ToastPosition = "BOTTOM_CENTER"
+	ToastPositionBottomRight  ToastPosition = "BOTTOM_RIGHT"
+)
+
+// UnmarshalGQL accepts exactly the schema's spelling.
+func (e *ToastPosition) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	switch p := ToastPosition(s); p {
+	case ToastPositionTopLeft, ToastPositionTopCenter, ToastPositionTopRight,
+		ToastPositionBottomLeft, ToastPositionBottomCenter, ToastPositionBottomRight:
+		*e = p
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf("%q is not a valid ToastPosition", s),
+		Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+	}
+}
+
+// MarshalGQL writes the enum value.
+func (e ToastPosition) MarshalGQL(w io.Writer) { fmt.Fprint(w, strconv.Quote(string(e))) }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"accountd/model"
 	"accountd/web"
@@ -35,14 +37,47 @@ func decode(r *http.Request, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
+	// First as an object of raw members: that catches malformed JSON and
+	// non-objects, and lets only exactly-named members through (Go's
+	// decoder would match "NAME_FIRST" to name_first; the panel's does not).
+	var members map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(dst); err != nil {
+	if err := dec.Decode(&members); err != nil {
 		return invalidPayload(describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalidPayload("unexpected data after the JSON value")
 	}
+	if members == nil {
+		return invalidPayload("expected a JSON object")
+	}
+	known := jsonNames(dst)
+	for k := range members {
+		if !known[k] {
+			delete(members, k)
+		}
+	}
+	exact, err := json.Marshal(members)
+	if err != nil {
+		return invalidPayload("malformed JSON")
+	}
+	if err := json.Unmarshal(exact, dst); err != nil {
+		return invalidPayload(describeJSONError(err))
+	}
 	return nil
+}
+
+// jsonNames lists the member names a request struct accepts.
+func jsonNames(dst any) map[string]bool {
+	t := reflect.TypeOf(dst).Elem()
+	out := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // describeJSONError explains a decoding failure by position and type only.
