@@ -91,6 +91,12 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	c.AppURL = u
 
+	// A session's last use is recorded at most every 30 s, so a shorter
+	// lifetime would end sessions that are in constant use.
+	if c.SessionDuration < time.Minute {
+		errs = append(errs, fmt.Sprintf("SESSION_DURATION=%s: want at least 1m", c.SessionDuration))
+	}
+
 	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
 		errs = append(errs, fmt.Sprintf("LISTEN_ADDR=%q: want host:port", c.ListenAddr))
 	}

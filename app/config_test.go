@@ -60,7 +60,7 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
-	for _, tc := range []struct{ name, value string }{{"MAX_API_KEYS", "x"}, {"SESSION_DURATION", "-5m"}, {"SHUTDOWN_TIMEOUT", "0s"}} {
+	for _, tc := range []struct{ name, value string }{{"MAX_API_KEYS", "x"}, {"SESSION_DURATION", "-5m"}, {"SESSION_DURATION", "59s"}, {"SHUTDOWN_TIMEOUT", "0s"}} {
 		if _, err := app.LoadConfig(env(map[string]string{tc.name: tc.value})); err == nil || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%s=%q: err = %v", tc.name, tc.value, err)
 		}
