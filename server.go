@@ -101,6 +101,11 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	cleanupCtx, stopCleanup := context.WithCancel(ctx)
+	cleanupDone := make(chan struct{})
+	go func() { defer close(cleanupDone); a.RunCleanup(cleanupCtx) }()
+	// The clean-up stops before the pool closes (deferred above).
+	defer func() { stopCleanup(); <-cleanupDone }()
 
 	select {
 	case err := <-errc:

@@ -39,10 +39,24 @@ type Store interface {
 	DeleteOtherSessions(ctx context.Context, userID uuid.UUID, keep *uuid.UUID) (int, error)
 	CreateLoginToken(ctx context.Context, t *model.LoginToken) error
 	DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error
+	DeleteExpiredLoginTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
 	APIKeyByKeyStart(ctx context.Context, keyStart string) (*model.APIKey, *model.User, error)
 	TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) error
 	DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error)
+	CreateAPIKey(ctx context.Context, k *model.APIKey) error
+	CountLiveAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time) (int, error)
+	APIKeyByID(ctx context.Context, userID, id uuid.UUID, now time.Time) (*model.APIKey, error)
+	UserAPIKeyByKeyStart(ctx context.Context, userID uuid.UUID, keyStart string, now time.Time) (*model.APIKey, error)
+	ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, q model.ListQuery) ([]*model.APIKey, bool, error)
+	CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (int, error)
+	UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPatch) error
+	ReplaceAPIKeySecret(ctx context.Context, id uuid.UUID, keyStart string, digest []byte) error
+	DeleteAPIKey(ctx context.Context, userID, id uuid.UUID) (bool, error)
+	DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (int, error)
+	// LockUser serialises, until the transaction ends, the writes of one
+	// user that must see each other (quota checks).
+	LockUser(ctx context.Context, id uuid.UUID) error
 
 	RecordActivity(ctx context.Context, a *model.Activity) error
 	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error)

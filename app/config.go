@@ -33,6 +33,8 @@ type Config struct {
 	LogFormat            string
 	ShutdownTimeout      time.Duration
 	GraphQLIntrospection bool
+	// CleanupInterval is how often expired rows are deleted.
+	CleanupInterval time.Duration
 	// Argon2 overrides the password-hashing cost; nil means
 	// secret.DefaultArgon2. Not settable from the environment: it exists
 	// for tests that create many accounts.
@@ -81,6 +83,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		LogFormat:            get("LOG_FORMAT", "text"),
 		ShutdownTimeout:      duration("SHUTDOWN_TIMEOUT", 30*time.Second),
 		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
+		CleanupInterval:      duration("CLEANUP_INTERVAL", 10*time.Minute),
 	}
 
 	appURL := get("APP_URL", "http://localhost:8000")

@@ -58,6 +58,27 @@ func (r *apiKeyRow) model() (*model.APIKey, error) {
 	return k, nil
 }
 
+// jsonList encodes a list column; nil is stored as [].
+func jsonList(list []string) string {
+	if len(list) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(list) // a []string always encodes
+	return string(b)
+}
+
+// prefixStrings renders allowed networks for storage.
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// liveKey is the condition of a key that has not expired at now.
+const liveKey = "(k.expires IS NULL OR k.expires > ?)"
+
 // apiKeyWithUser is one row of the authentication query.
 type apiKeyWithUser struct {
 	apiKeyRow `bun:",extend"`
@@ -90,6 +111,117 @@ func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.T
 	return err
 }
 
+// CreateAPIKey stores a new key.
+func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
+	_, err := s.conn(ctx).NewInsert().Model(&apiKeyRow{
+		ID: k.ID, UserID: k.UserID, Name: k.Name, KeyStart: k.KeyStart, Digest: k.Digest,
+		AllowedIPs: jsonList(prefixStrings(k.AllowedIPs)), UserPermissions: jsonList(k.UserPermissions),
+		AdminPermissions: jsonList(k.AdminPermissions), ServerPermissions: jsonList(k.ServerPermissions),
+		LastUsed: k.LastUsed, Expires: k.Expires, Created: k.Created,
+	}).Exec(ctx)
+	return translate(err)
+}
+
+// CountLiveAPIKeys counts userID's keys that have not expired at now: the
+// keys the quota counts.
+func (s *Store) CountLiveAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time) (int, error) {
+	return count(ctx, s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Where("k.user_id = ?", userID).
+		Where(liveKey, now))
+}
+
+// APIKeyByID returns one of userID's live keys, or nil. Another user's key
+// id matches nothing.
+func (s *Store) APIKeyByID(ctx context.Context, userID, id uuid.UUID, now time.Time) (*model.APIKey, error) {
+	return s.oneAPIKey(ctx, s.conn(ctx).NewSelect().Where("k.id = ?", id).Where("k.user_id = ?", userID).Where(liveKey, now))
+}
+
+// UserAPIKeyByKeyStart returns the live key of userID with the given
+// lookup prefix, or nil.
+func (s *Store) UserAPIKeyByKeyStart(ctx context.Context, userID uuid.UUID, keyStart string, now time.Time) (*model.APIKey, error) {
+	return s.oneAPIKey(ctx, s.conn(ctx).NewSelect().Where("k.key_start = ?", keyStart).Where("k.user_id = ?", userID).Where(liveKey, now))
+}
+
+func (s *Store) oneAPIKey(ctx context.Context, q *bun.SelectQuery) (*model.APIKey, error) {
+	var r apiKeyRow
+	err := q.Model(&r).Scan(ctx)
+	if noRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.model()
+}
+
+// ListAPIKeys returns a page of userID's live keys, oldest first, and
+// whether more follow.
+func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, lq model.ListQuery) ([]*model.APIKey, bool, error) {
+	var rows []apiKeyRow
+	q := s.conn(ctx).NewSelect().Model(&rows).Where("k.user_id = ?", userID).Where(liveKey, now)
+	err := applyList(q, lq, listOrder{timeCol: "k.created", idCol: "k.id", searchCol: "k.name"}).Scan(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, more := trimPage(rows, lq.Limit())
+	out := make([]*model.APIKey, len(rows))
+	for i := range rows {
+		if out[i], err = rows[i].model(); err != nil {
+			return nil, false, err
+		}
+	}
+	return out, more, nil
+}
+
+// CountAPIKeys counts userID's live keys whose name contains search.
+func (s *Store) CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (int, error) {
+	q := s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Where("k.user_id = ?", userID).Where(liveKey, now)
+	return count(ctx, applySearch(q, search, "k.name"))
+}
+
+// UpdateAPIKey writes the fields a patch sets, and only those, so that
+// concurrent edits of different fields both survive.
+func (s *Store) UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPatch) error {
+	q := s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Where("id = ?", id)
+	if p.Name != nil {
+		q = q.Set("name = ?", *p.Name)
+	}
+	if p.AllowedIPs != nil {
+		q = q.Set("allowed_ips = ?", jsonList(prefixStrings(*p.AllowedIPs)))
+	}
+	if p.UserPermissions != nil {
+		q = q.Set("user_permissions = ?", jsonList(*p.UserPermissions))
+	}
+	if p.AdminPermissions != nil {
+		q = q.Set("admin_permissions = ?", jsonList(*p.AdminPermissions))
+	}
+	if p.ServerPermissions != nil {
+		q = q.Set("server_permissions = ?", jsonList(*p.ServerPermissions))
+	}
+	if p.SetExpires {
+		q = q.Set("expires = ?", p.Expires)
+	}
+	_, err := q.Exec(ctx)
+	return translate(err)
+}
+
+// ReplaceAPIKeySecret gives a key a new secret: the old one stops working
+// with this write.
+func (s *Store) ReplaceAPIKeySecret(ctx context.Context, id uuid.UUID, keyStart string, digest []byte) error {
+	_, err := s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Set("key_start = ?", keyStart).
+		Set("digest = ?", digest).Set("last_used = NULL").Where("id = ?", id).Exec(ctx)
+	return translate(err)
+}
+
+// DeleteAPIKey deletes one of userID's keys and reports whether it existed.
+func (s *Store) DeleteAPIKey(ctx context.Context, userID, id uuid.UUID) (bool, error) {
+	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // DeleteAPIKeys deletes every API key of userID and returns how many.
 func (s *Store) DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error) {
 	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("user_id = ?", userID).Exec(ctx)
@@ -98,4 +230,33 @@ func (s *Store) DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// DeleteExpiredAPIKeys deletes keys that expired at or before now — at
+// most limit of them, so a large backlog is cleared in short transactions —
+// and returns how many. userID, if not nil, restricts it to one user.
+func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (int, error) {
+	sub := s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Column("k.id").
+		Where("k.expires IS NOT NULL").Where("k.expires <= ?", now).Limit(int64(limit))
+	if userID != nil {
+		sub = sub.Where("k.user_id = ?", *userID)
+	}
+	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("id IN (?)", sub).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// LockUser serialises writes that must see each other, such as two
+// creates racing for the last API key of a quota. It must run inside
+// InTx. On PostgreSQL it locks the user's row until the transaction ends;
+// SQLite write transactions already run one at a time (BEGIN IMMEDIATE).
+func (s *Store) LockUser(ctx context.Context, id uuid.UUID) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	var got uuid.UUID
+	return s.conn(ctx).NewSelect().Model((*userRow)(nil)).Column("id").Where("id = ?", id).For("UPDATE").Scan(ctx, &got)
 }

@@ -123,3 +123,15 @@ func (s *Store) DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error {
 	_, err := s.conn(ctx).NewDelete().Model((*loginTokenRow)(nil)).Where("user_id = ?", userID).Exec(ctx)
 	return err
 }
+
+// DeleteExpiredLoginTokens deletes at most limit confirmation tokens that
+// expired at or before now and returns how many.
+func (s *Store) DeleteExpiredLoginTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	sub := s.conn(ctx).NewSelect().Model((*loginTokenRow)(nil)).Column("lt.id").Where("lt.expires <= ?", now).Limit(int64(limit))
+	res, err := s.conn(ctx).NewDelete().Model((*loginTokenRow)(nil)).Where("id IN (?)", sub).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -47,6 +47,9 @@ func userErrors(err error, rename map[string]string) ([]*UserError, error) {
 			return nil
 		}
 		if f, ok := rename[field]; ok {
+			if f == "" {
+				return nil // not an input field of this mutation
+			}
 			field = f
 		}
 		return []string{"input", camelCase(field)}

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 type ChangePasswordInput struct {
@@ -21,6 +24,35 @@ type ChangePasswordPayload struct {
 	User            *model.User  `json:"user,omitempty"`
 	RevokedSessions int          `json:"revokedSessions"`
 	RevokedAPIKeys  int          `json:"revokedApiKeys"`
+	UserErrors      []*UserError `json:"userErrors"`
+}
+
+type CreateAPIKeyInput struct {
+	// 3 to 31 characters, unique among the account's keys.
+	Name string `json:"name"`
+	// Addresses and networks (CIDR) the key may be used from; empty allows any.
+	AllowedIps []string `json:"allowedIps,omitempty"`
+	// Each must be in the permission catalog, and held by the caller.
+	UserPermissions   []string `json:"userPermissions,omitempty"`
+	AdminPermissions  []string `json:"adminPermissions,omitempty"`
+	ServerPermissions []string `json:"serverPermissions,omitempty"`
+	// In the future; null for a key that does not expire.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	APIKey *model.APIKey `json:"apiKey,omitempty"`
+	// The full key: shown here once, never again.
+	Key        *string      `json:"key,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type DeleteAPIKeyInput struct {
+	ID string `json:"id"`
+}
+
+type DeleteAPIKeyPayload struct {
+	DeletedAPIKeyID *string      `json:"deletedApiKeyId,omitempty"`
 	UserErrors      []*UserError `json:"userErrors"`
 }
 
@@ -50,6 +82,17 @@ type Mutation struct {
 type Query struct {
 }
 
+type RecreateAPIKeyInput struct {
+	ID string `json:"id"`
+}
+
+type RecreateAPIKeyPayload struct {
+	APIKey *model.APIKey `json:"apiKey,omitempty"`
+	// The new full key: shown here once, never again.
+	Key        *string      `json:"key,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type RegisterInput struct {
 	Username  string `json:"username"`
 	Email     string `json:"email"`
@@ -75,6 +118,22 @@ type UpdateAccountInput struct {
 type UpdateAccountPayload struct {
 	User       *model.User  `json:"user,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+type UpdateAPIKeyInput struct {
+	ID                string   `json:"id"`
+	Name              *string  `json:"name,omitempty"`
+	AllowedIps        []string `json:"allowedIps,omitempty"`
+	UserPermissions   []string `json:"userPermissions,omitempty"`
+	AdminPermissions  []string `json:"adminPermissions,omitempty"`
+	ServerPermissions []string `json:"serverPermissions,omitempty"`
+	// Left out: unchanged; null: the key no longer expires.
+	ExpiresAt graphql.Omittable[*time.Time] `json:"expiresAt,omitempty"`
+}
+
+type UpdateAPIKeyPayload struct {
+	APIKey     *model.APIKey `json:"apiKey,omitempty"`
+	UserErrors []*UserError  `json:"userErrors"`
 }
 
 type UpdateEmailInput struct {

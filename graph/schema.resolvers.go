@@ -14,6 +14,25 @@ import (
 	"time"
 )
 
+// ID is the resolver for the id field.
+func (r *apiKeyResolver) ID(ctx context.Context, obj *model.APIKey) (string, error) {
+	return obj.ID.String(), nil
+}
+
+// AllowedIps is the resolver for the allowedIps field.
+func (r *apiKeyResolver) AllowedIps(ctx context.Context, obj *model.APIKey) ([]string, error) {
+	out := make([]string, len(obj.AllowedIPs))
+	for i, p := range obj.AllowedIPs {
+		out[i] = p.String()
+	}
+	return out, nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *apiKeyConnectionResolver) TotalCount(ctx context.Context, obj *APIKeyConnection) (int, error) {
+	return obj.count(ctx)
+}
+
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*RegisterPayload, error) {
 	res, err := r.Service.Register(ctx, clientFrom(ctx), account.RegisterInput{
@@ -110,6 +129,79 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, input ChangePassw
 		RevokedAPIKeys: res.RevokedAPIKeys, UserErrors: []*UserError{}}, nil
 }
 
+// CreateAPIKey is the resolver for the createApiKey field.
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	res, err := r.Service.CreateAPIKey(ctx, actor, account.APIKeyFields{Name: &input.Name,
+		AllowedIPs: listOrEmpty(input.AllowedIps), UserPermissions: listOrEmpty(input.UserPermissions),
+		AdminPermissions: listOrEmpty(input.AdminPermissions), ServerPermissions: listOrEmpty(input.ServerPermissions),
+		SetExpires: true, Expires: input.ExpiresAt})
+	if err != nil {
+		ue, err := userErrors(err, apiKeyFieldNames)
+		return &CreateAPIKeyPayload{UserErrors: ue}, err
+	}
+	return &CreateAPIKeyPayload{APIKey: res.Key, Key: &res.Secret, UserErrors: []*UserError{}}, nil
+}
+
+// UpdateAPIKey is the resolver for the updateApiKey field.
+func (r *mutationResolver) UpdateAPIKey(ctx context.Context, input UpdateAPIKeyInput) (*UpdateAPIKeyPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	id, err := model.ParseID(input.ID)
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &UpdateAPIKeyPayload{UserErrors: ue}, err
+	}
+	in := account.APIKeyFields{Name: input.Name, AllowedIPs: listOrNil(input.AllowedIps),
+		UserPermissions: listOrNil(input.UserPermissions), AdminPermissions: listOrNil(input.AdminPermissions),
+		ServerPermissions: listOrNil(input.ServerPermissions)}
+	in.Expires, in.SetExpires = input.ExpiresAt.ValueOK()
+	k, err := r.Service.UpdateAPIKey(ctx, actor, id, in)
+	if err != nil {
+		ue, err := userErrors(err, apiKeyFieldNames)
+		return &UpdateAPIKeyPayload{UserErrors: ue}, err
+	}
+	return &UpdateAPIKeyPayload{APIKey: k, UserErrors: []*UserError{}}, nil
+}
+
+// RecreateAPIKey is the resolver for the recreateApiKey field.
+func (r *mutationResolver) RecreateAPIKey(ctx context.Context, input RecreateAPIKeyInput) (*RecreateAPIKeyPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	id, err := model.ParseID(input.ID)
+	if err == nil {
+		var res *account.NewAPIKey
+		if res, err = r.Service.RecreateAPIKey(ctx, actor, id); err == nil {
+			return &RecreateAPIKeyPayload{APIKey: res.Key, Key: &res.Secret, UserErrors: []*UserError{}}, nil
+		}
+	}
+	ue, err := userErrors(err, nil)
+	return &RecreateAPIKeyPayload{UserErrors: ue}, err
+}
+
+// DeleteAPIKey is the resolver for the deleteApiKey field.
+func (r *mutationResolver) DeleteAPIKey(ctx context.Context, input DeleteAPIKeyInput) (*DeleteAPIKeyPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	id, err := model.ParseID(input.ID)
+	if err == nil {
+		if err = r.Service.DeleteAPIKey(ctx, actor, id); err == nil {
+			return &DeleteAPIKeyPayload{DeletedAPIKeyID: &input.ID, UserErrors: []*UserError{}}, nil
+		}
+	}
+	ue, err := userErrors(err, nil)
+	return &DeleteAPIKeyPayload{UserErrors: ue}, err
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.User, error) {
 	actor, err := web.ActorFrom(ctx)
@@ -161,6 +253,55 @@ func (r *userResolver) CreatedAt(ctx context.Context, obj *model.User) (*time.Ti
 	return &obj.Created, nil
 }
 
+// APIKeys is the resolver for the apiKeys field.
+func (r *userResolver) APIKeys(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*APIKeyConnection, error) {
+	actor, err := actorFor(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	q := keyListQuery(first, after, search)
+	page, err := r.Service.ListAPIKeys(ctx, actor, q)
+	if err != nil {
+		return nil, err
+	}
+	edges, info := connect(page, q.After, func(k *model.APIKey) model.Cursor { return model.Cursor{Time: k.Created, ID: k.ID} },
+		func(c string, k *model.APIKey) *APIKeyEdge { return &APIKeyEdge{Cursor: c, Node: k} })
+	return &APIKeyConnection{Edges: edges, PageInfo: info, count: page.Count}, nil
+}
+
+// APIKey is the resolver for the apiKey field.
+func (r *userResolver) APIKey(ctx context.Context, obj *model.User, id *string, keyStart *string) (*model.APIKey, error) {
+	actor, err := actorFor(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	var k *model.APIKey
+	switch {
+	case (id == nil) == (keyStart == nil):
+		return nil, model.Errorf(model.CodeInvalid, "exactly one of id and keyStart is required")
+	case id != nil:
+		uid, perr := model.ParseID(*id)
+		if perr != nil {
+			// No key has a malformed id; the permission check still runs.
+			_, err = r.Service.APIKeyByKeyStart(ctx, actor, "")
+			break
+		}
+		k, err = r.Service.APIKey(ctx, actor, uid)
+	default:
+		k, err = r.Service.APIKeyByKeyStart(ctx, actor, *keyStart)
+	}
+	if model.ErrorCode(err) == model.CodeNotFound {
+		return nil, nil
+	}
+	return k, err
+}
+
+// ApiKey returns ApiKeyResolver implementation.
+func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
+
+// ApiKeyConnection returns ApiKeyConnectionResolver implementation.
+func (r *Resolver) ApiKeyConnection() ApiKeyConnectionResolver { return &apiKeyConnectionResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -174,8 +315,10 @@ func (r *Resolver) TwoFactorStatus() TwoFactorStatusResolver { return &twoFactor
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	mutationResolver        struct{ *Resolver }
-	queryResolver           struct{ *Resolver }
-	twoFactorStatusResolver struct{ *Resolver }
-	userResolver            struct{ *Resolver }
+	apiKeyResolver           struct{ *Resolver }
+	apiKeyConnectionResolver struct{ *Resolver }
+	mutationResolver         struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+	twoFactorStatusResolver  struct{ *Resolver }
+	userResolver             struct{ *Resolver }
 )

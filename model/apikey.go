@@ -39,3 +39,62 @@ func (k *APIKey) AllowsIP(ip netip.Addr) bool {
 	}
 	return false
 }
+
+// APIKeyPatch is an edit of a key; nil fields stay as they are.
+type APIKeyPatch struct {
+	Name              *string
+	AllowedIPs        *[]netip.Prefix
+	UserPermissions   *[]string
+	AdminPermissions  *[]string
+	ServerPermissions *[]string
+	// SetExpires says whether Expires is part of the edit (nil clears it).
+	SetExpires bool
+	Expires    *time.Time
+}
+
+// Empty reports whether the patch changes nothing.
+func (p APIKeyPatch) Empty() bool {
+	return p.Name == nil && p.AllowedIPs == nil && p.UserPermissions == nil && p.AdminPermissions == nil &&
+		p.ServerPermissions == nil && !p.SetExpires
+}
+
+// Fields names the fields the patch changes, in REST's spelling.
+func (p APIKeyPatch) Fields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", p.Name != nil}, {"allowed_ips", p.AllowedIPs != nil}, {"user_permissions", p.UserPermissions != nil},
+		{"admin_permissions", p.AdminPermissions != nil}, {"server_permissions", p.ServerPermissions != nil},
+		{"expires", p.SetExpires},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// Apply returns the key as the patch would leave it.
+func (p APIKeyPatch) Apply(k APIKey) APIKey {
+	if p.Name != nil {
+		k.Name = *p.Name
+	}
+	if p.AllowedIPs != nil {
+		k.AllowedIPs = *p.AllowedIPs
+	}
+	if p.UserPermissions != nil {
+		k.UserPermissions = *p.UserPermissions
+	}
+	if p.AdminPermissions != nil {
+		k.AdminPermissions = *p.AdminPermissions
+	}
+	if p.ServerPermissions != nil {
+		k.ServerPermissions = *p.ServerPermissions
+	}
+	if p.SetExpires {
+		k.Expires = p.Expires
+	}
+	return k
+}

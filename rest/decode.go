@@ -84,7 +84,10 @@ func jsonNames(dst any) map[string]bool {
 func describeJSONError(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var bad badValue
 	switch {
+	case errors.As(err, &bad):
+		return string(bad)
 	case errors.As(err, &syn):
 		return fmt.Sprintf("malformed JSON at offset %d", syn.Offset)
 	case errors.As(err, &typ):
@@ -117,3 +120,9 @@ func jsonType(kind string) string {
 func invalidPayload(reason string) error {
 	return model.Errorf(model.CodeInvalid, "invalid payload: %s", reason)
 }
+
+// badValue is a decoding failure a field type explains itself, e.g.
+// "expires: expected an RFC 3339 time or null".
+type badValue string
+
+func (b badValue) Error() string { return string(b) }

@@ -52,6 +52,13 @@ func (h *Handler) Routes() http.Handler {
 	client("POST /api/client/account/logout", h.logout)
 	client("GET /api/client/permissions", h.getPermissions)
 
+	client("GET /api/client/account/api-keys", h.listAPIKeys)
+	client("POST /api/client/account/api-keys", h.createAPIKey)
+	client("GET /api/client/account/api-keys/identifier/{key_start}", h.getAPIKeyByIdentifier)
+	client("PATCH /api/client/account/api-keys/{uuid}", h.updateAPIKey)
+	client("DELETE /api/client/account/api-keys/{uuid}", h.deleteAPIKey)
+	client("POST /api/client/account/api-keys/{uuid}/recreate", h.recreateAPIKey)
+
 	h.mux = m
 	return http.HandlerFunc(h.serve)
 }

@@ -1,0 +1,314 @@
+package account
+
+import (
+	"context"
+	"errors"
+
+	"net/netip"
+
+	"github.com/google/uuid"
+
+	"accountd/model"
+	"accountd/secret"
+)
+
+// purgeBatch bounds how many expired rows one clean-up statement deletes.
+const purgeBatch = 1000
+
+func errAPIKeyNotFound() error {
+	return &model.Error{Code: model.CodeNotFound, Message: "api key not found", Field: "id"}
+}
+
+func errMorePermissions() error {
+	return &model.Error{Code: model.CodeInvalid, Message: "more permissions than self", Field: "permissions",
+		Fields: []model.FieldError{{Field: "permissions", Message: "more permissions than self"}}}
+}
+
+// NewAPIKey is a key just created or recreated, with the secret that is
+// shown this once.
+type NewAPIKey struct {
+	Key    *model.APIKey
+	Secret string
+}
+
+// newAPIKeySecret returns a fresh key: the prefix and 43 alphanumerics
+// from crypto/rand.
+func newAPIKeySecret() string { return apiKeyPrefix + secret.RandomString(apiKeySecretLen) }
+
+// keyData is what an activity record says about a key: its non-secret
+// fields only.
+func keyData(k *model.APIKey) map[string]any {
+	return map[string]any{"uuid": k.ID.String(), "name": k.Name, "identifier": k.KeyStart}
+}
+
+// CreateAPIKey creates a key for the actor's user. The quota check and the
+// insert run in one transaction that holds the user's lock, so concurrent
+// creates cannot overshoot MAX_API_KEYS.
+func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKeyFields) (*NewAPIKey, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	if in.Name == nil {
+		in.Name = new(string)
+	}
+	now := s.now()
+	var v model.Validation
+	p := s.checkAPIKeyFields(&v, in, now)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAPIKeysCreate); err != nil {
+		return nil, err
+	}
+	k := p.Apply(model.APIKey{ID: newID(), UserID: actor.User.ID, AllowedIPs: []netip.Prefix{},
+		UserPermissions: []string{}, AdminPermissions: []string{}, ServerPermissions: []string{}, Created: now})
+	if exceedsActor(actor, &k) {
+		return nil, errMorePermissions()
+	}
+	key := newAPIKeySecret()
+	k.KeyStart, k.Digest = key[:keyStartLen], secret.Digest(key)
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.LockUser(ctx, k.UserID); err != nil {
+			return err
+		}
+		// Expired keys are invisible: they must hold neither a quota slot
+		// nor a name.
+		if _, err := s.store.DeleteExpiredAPIKeys(ctx, &k.UserID, now, purgeBatch); err != nil {
+			return err
+		}
+		n, err := s.store.CountLiveAPIKeys(ctx, k.UserID, now)
+		if err != nil {
+			return err
+		}
+		if n >= s.cfg.MaxAPIKeys {
+			return model.Errorf(model.CodeQuotaExceeded, "maximum number of api keys reached")
+		}
+		if err := s.store.CreateAPIKey(ctx, &k); err != nil {
+			return err
+		}
+		return s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyCreate, createData(&k))
+	})
+	if err != nil {
+		return nil, keyWriteError(err)
+	}
+	return &NewAPIKey{Key: &k, Secret: key}, nil
+}
+
+// createData describes a new key for the activity log.
+func createData(k *model.APIKey) map[string]any {
+	d := keyData(k)
+	ips := make([]string, len(k.AllowedIPs))
+	for i, p := range k.AllowedIPs {
+		ips[i] = p.String()
+	}
+	d["allowed_ips"] = ips
+	d["user_permissions"] = k.UserPermissions
+	d["admin_permissions"] = k.AdminPermissions
+	d["server_permissions"] = k.ServerPermissions
+	d["expires"] = k.Expires
+	return d
+}
+
+// keyWriteError maps the failures of a key write to the contract's errors.
+func keyWriteError(err error) error {
+	var dup *model.DuplicateError
+	if errors.As(err, &dup) && dup.Field == "name" {
+		return &model.Error{Code: model.CodeConflict, Message: "api key with name already exists", Field: "name"}
+	}
+	var me *model.Error
+	if errors.As(err, &me) {
+		return me
+	}
+	return model.Internal(err)
+}
+
+// UpdateAPIKey edits one of the actor's user's keys, writing only the
+// fields given. The key as edited must stay within what the actor may hand
+// out, so a weaker key cannot widen, or lift the restrictions of, a
+// stronger one.
+func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID, in APIKeyFields) (*model.APIKey, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var v model.Validation
+	p := s.checkAPIKeyFields(&v, in, now)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAPIKeysUpdate); err != nil {
+		return nil, err
+	}
+	var updated *model.APIKey
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			return errAPIKeyNotFound()
+		}
+		if after := p.Apply(*k); exceedsActor(actor, &after) {
+			return errMorePermissions()
+		}
+		if p.Empty() {
+			updated = k
+			return nil
+		}
+		if err := s.store.UpdateAPIKey(ctx, k.ID, p); err != nil {
+			return err
+		}
+		d := keyData(k)
+		d["fields"] = p.Fields()
+		if p.Name != nil {
+			d["name"] = *p.Name
+		}
+		if err := s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyUpdate, d); err != nil {
+			return err
+		}
+		updated, err = s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+		return err
+	})
+	if err != nil {
+		return nil, keyWriteError(err)
+	}
+	return updated, nil
+}
+
+// RecreateAPIKey gives a key a new secret; the old one stops working at
+// once. The key's lists must be within the actor's: otherwise a weak key
+// could take over a strong one by reading its new secret.
+func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) (*NewAPIKey, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAPIKeysRecreate); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	key := newAPIKeySecret()
+	var out *model.APIKey
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			return errAPIKeyNotFound()
+		}
+		if exceedsActor(actor, k) {
+			return model.Errorf(model.CodeInvalid, "unable to recreate api key with more permissions than self")
+		}
+		old := k.KeyStart
+		k.KeyStart, k.Digest, k.LastUsed = key[:keyStartLen], secret.Digest(key), nil
+		if err := s.store.ReplaceAPIKeySecret(ctx, k.ID, k.KeyStart, k.Digest); err != nil {
+			return err
+		}
+		d := keyData(k)
+		d["old_identifier"] = old
+		if err := s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyRecreate, d); err != nil {
+			return err
+		}
+		out = k
+		return nil
+	})
+	if err != nil {
+		return nil, keyWriteError(err)
+	}
+	return &NewAPIKey{Key: out, Secret: key}, nil
+}
+
+// DeleteAPIKey deletes one of the actor's user's keys; it stops working at
+// once.
+func (s *Service) DeleteAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) error {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return err
+	}
+	if err := s.require(actor, model.PermAPIKeysDelete); err != nil {
+		return err
+	}
+	now := s.now()
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			return errAPIKeyNotFound()
+		}
+		if ok, err := s.store.DeleteAPIKey(ctx, actor.User.ID, id); err != nil || !ok {
+			if err == nil {
+				err = errAPIKeyNotFound()
+			}
+			return err
+		}
+		return s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyDelete, keyData(k))
+	})
+	if err != nil {
+		return keyWriteError(err)
+	}
+	return nil
+}
+
+// APIKey returns one of the actor's user's live keys by id.
+func (s *Service) APIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) (*model.APIKey, error) {
+	return s.lookupAPIKey(actor, func(userID uuid.UUID) (*model.APIKey, error) {
+		return s.store.APIKeyByID(ctx, userID, id, s.now())
+	})
+}
+
+// APIKeyByKeyStart returns one of the actor's user's live keys by the
+// identifier a user sees (its first 16 characters).
+func (s *Service) APIKeyByKeyStart(ctx context.Context, actor *model.Actor, keyStart string) (*model.APIKey, error) {
+	return s.lookupAPIKey(actor, func(userID uuid.UUID) (*model.APIKey, error) {
+		if len(keyStart) != keyStartLen {
+			return nil, nil
+		}
+		return s.store.UserAPIKeyByKeyStart(ctx, userID, keyStart, s.now())
+	})
+}
+
+func (s *Service) lookupAPIKey(actor *model.Actor, find func(userID uuid.UUID) (*model.APIKey, error)) (*model.APIKey, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAPIKeysRead); err != nil {
+		return nil, err
+	}
+	k, err := find(actor.User.ID)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if k == nil {
+		return nil, errAPIKeyNotFound()
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns a page of the actor's user's live keys, oldest
+// first; search matches the name.
+func (s *Service) ListAPIKeys(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.APIKey], error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkList(&v, &q)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAPIKeysRead); err != nil {
+		return nil, err
+	}
+	userID, now := actor.User.ID, s.now()
+	items, more, err := s.store.ListAPIKeys(ctx, userID, now, q)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &model.Page[*model.APIKey]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
+		n, err := s.store.CountAPIKeys(ctx, userID, now, q.Search)
+		if err != nil {
+			return 0, model.Internal(err)
+		}
+		return n, nil
+	}}, nil
+}

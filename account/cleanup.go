@@ -1,0 +1,43 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// CleanupResult counts what one clean-up pass deleted.
+type CleanupResult struct {
+	APIKeys     int
+	LoginTokens int
+}
+
+// Cleanup deletes what has expired: API keys past their expiry (already
+// invisible and refused, so only storage is reclaimed) and two-factor
+// confirmation tokens. Each statement deletes a bounded batch, so a large
+// backlog never holds locks for long; a pass repeats batches until one
+// comes back short.
+func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
+	var res CleanupResult
+	now := s.now()
+	for _, job := range []struct {
+		n   *int
+		del func(context.Context, time.Time, int) (int, error)
+	}{
+		{&res.APIKeys, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.store.DeleteExpiredAPIKeys(ctx, nil, now, limit)
+		}},
+		{&res.LoginTokens, s.store.DeleteExpiredLoginTokens},
+	} {
+		for {
+			n, err := job.del(ctx, now, purgeBatch)
+			*job.n += n
+			if err != nil {
+				return res, err
+			}
+			if n < purgeBatch {
+				break
+			}
+		}
+	}
+	return res, nil
+}

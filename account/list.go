@@ -1,0 +1,44 @@
+package account
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"accountd/model"
+)
+
+// The limits of a list query (REST.md §1).
+const (
+	maxPageSize  = 100
+	maxSearchLen = 128
+)
+
+// checkList validates a list query and decodes its cursor. Field names
+// follow the transport's mode: first/after for GraphQL connections,
+// page/per_page for the REST layer.
+func checkList(v *model.Validation, q *model.ListQuery) {
+	size := "per_page"
+	if q.Keyset {
+		size = "first"
+		if q.After != "" {
+			c, err := model.DecodeCursor(q.After)
+			if err != nil {
+				v.Add("after", "invalid cursor")
+			} else {
+				q.Cursor = &c
+			}
+		}
+	} else if q.Page < 1 {
+		v.Add("page", "lower than 1")
+	}
+	switch n := q.Limit(); {
+	case n < 1:
+		v.Add(size, "lower than 1")
+	case n > maxPageSize:
+		v.Add(size, fmt.Sprintf("greater than %d", maxPageSize))
+	}
+	if utf8.RuneCountInString(q.Search) > maxSearchLen {
+		v.Add("search", fmt.Sprintf("length is greater than %d", maxSearchLen))
+	}
+	checkText(v, "search", q.Search)
+}

@@ -1,0 +1,77 @@
+package rest
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"accountd/model"
+)
+
+// The pagination defaults of REST.md §1.
+const (
+	defaultPage    = 1
+	defaultPerPage = 25
+	// maxPageNumber keeps page × per_page far from overflowing.
+	maxPageNumber = 1 << 31
+)
+
+// listQuery reads page, per_page and search from the query string. Range
+// rules are the service's; here only the syntax is checked.
+func listQuery(r *http.Request) (model.ListQuery, error) {
+	q := r.URL.Query()
+	lq := model.ListQuery{Page: defaultPage, PerPage: defaultPerPage, Search: q.Get("search")}
+	var v model.Validation
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"page", &lq.Page}, {"per_page", &lq.PerPage}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil && !isRangeError(err):
+			v.Add(f.name, "must be an integer")
+		case err != nil || n > maxPageNumber:
+			v.Add(f.name, "greater than "+strconv.Itoa(maxPageNumber))
+		case n < -maxPageNumber:
+			*f.dst = -maxPageNumber
+		default:
+			*f.dst = int(n)
+		}
+	}
+	return lq, v.Err()
+}
+
+func isRangeError(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange && len(ne.Num) > 0 && ne.Num[0] != '-'
+}
+
+// pageBody is the pagination envelope of REST.md §1.
+type pageBody[T any] struct {
+	Total   int `json:"total"`
+	PerPage int `json:"per_page"`
+	Page    int `json:"page"`
+	Data    []T `json:"data"`
+}
+
+// newPageBody renders a service page; the total is always reported, also
+// for a page past the end.
+func newPageBody[M, T any](r *http.Request, lq model.ListQuery, p *model.Page[M], render func(M) T) (pageBody[T], error) {
+	total, err := p.Count(r.Context())
+	if err != nil {
+		return pageBody[T]{}, err
+	}
+	out := pageBody[T]{Total: total, PerPage: lq.PerPage, Page: lq.Page, Data: make([]T, len(p.Items))}
+	for i, it := range p.Items {
+		out.Data[i] = render(it)
+	}
+	return out, nil
+}
+
+// pathID reads the {uuid} path segment.
+func pathID(r *http.Request) (uuid.UUID, error) { return model.ParseID(r.PathValue("uuid")) }
