@@ -9,11 +9,14 @@ import (
 type CleanupResult struct {
 	APIKeys     int
 	LoginTokens int
+	Sessions    int
+	Activities  int
 }
 
-// Cleanup deletes what has expired: API keys past their expiry (already
-// invisible and refused, so only storage is reclaimed) and two-factor
-// confirmation tokens. Each statement deletes a bounded batch, so a large
+// Cleanup deletes what has expired: API keys past their expiry and
+// sessions idle past SESSION_DURATION (both already invisible and refused,
+// so only storage is reclaimed), two-factor confirmation tokens, and
+// activity older than ACTIVITY_RETENTION, so no table grows without bound. Each statement deletes a bounded batch, so a large
 // backlog never holds locks for long; a pass repeats batches until one
 // comes back short.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
@@ -27,6 +30,12 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 			return s.store.DeleteExpiredAPIKeys(ctx, nil, now, limit)
 		}},
 		{&res.LoginTokens, s.store.DeleteExpiredLoginTokens},
+		{&res.Sessions, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.store.DeleteIdleSessions(ctx, now.Add(-s.cfg.SessionDuration), limit)
+		}},
+		{&res.Activities, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.store.DeleteActivitiesBefore(ctx, now.Add(-s.cfg.ActivityRetention), limit)
+		}},
 	} {
 		for {
 			n, err := job.del(ctx, now, purgeBatch)

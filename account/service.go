@@ -37,6 +37,10 @@ type Store interface {
 	TouchSession(ctx context.Context, id uuid.UUID, ip, userAgent string, now, since time.Time) (bool, error)
 	DeleteSession(ctx context.Context, userID, id uuid.UUID) (bool, error)
 	DeleteOtherSessions(ctx context.Context, userID uuid.UUID, keep *uuid.UUID) (int, error)
+	DeleteSessionReturning(ctx context.Context, userID, id uuid.UUID) (*model.Session, error)
+	ListSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, q model.ListQuery) ([]*model.Session, bool, error)
+	CountSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, search string) (int, error)
+	DeleteIdleSessions(ctx context.Context, lastUsedBefore time.Time, limit int) (int, error)
 	CreateLoginToken(ctx context.Context, t *model.LoginToken) error
 	DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error
 	DeleteExpiredLoginTokens(ctx context.Context, now time.Time, limit int) (int, error)
@@ -59,6 +63,9 @@ type Store interface {
 	LockUser(ctx context.Context, id uuid.UUID) error
 
 	RecordActivity(ctx context.Context, a *model.Activity) error
+	ListActivities(ctx context.Context, userID uuid.UUID, q model.ListQuery) ([]*model.Activity, bool, error)
+	CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error)
+	DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error)
 }
 
@@ -80,6 +87,8 @@ type Config struct {
 	MaxAPIKeys           int
 	AllowLanguageChange  bool
 	TwoFactorRequirement TwoFactorRequirement
+	// ActivityRetention is how long activity records are kept.
+	ActivityRetention time.Duration
 }
 
 // touchInterval is how stale a credential's last-use record may get before
@@ -108,6 +117,9 @@ func New(store Store, hasher *secret.PasswordHasher, catalog *model.PermissionCa
 	}
 	if cfg.SessionDuration <= 0 {
 		cfg.SessionDuration = 7 * 24 * time.Hour
+	}
+	if cfg.ActivityRetention <= 0 {
+		cfg.ActivityRetention = 90 * 24 * time.Hour
 	}
 	return &Service{store: store, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
 		Now: func() time.Time { return time.Now() }}

@@ -73,7 +73,7 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	svc := account.New(store, hasher, catalog, account.Config{
 		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
-		TwoFactorRequirement: cfg.TwoFactorRequirement,
+		TwoFactorRequirement: cfg.TwoFactorRequirement, ActivityRetention: cfg.ActivityRetention,
 	}, logger)
 	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, draining: make(chan struct{})}
 	a.handler = a.routes()

@@ -24,6 +24,7 @@ func (a *App) RunCleanup(ctx context.Context) {
 			}
 			continue
 		}
-		a.Logger.DebugContext(ctx, "clean-up done", "api_keys", res.APIKeys, "login_tokens", res.LoginTokens)
+		a.Logger.DebugContext(ctx, "clean-up done", "api_keys", res.APIKeys, "login_tokens", res.LoginTokens,
+			"sessions", res.Sessions, "activities", res.Activities)
 	}
 }

@@ -35,6 +35,8 @@ type Config struct {
 	GraphQLIntrospection bool
 	// CleanupInterval is how often expired rows are deleted.
 	CleanupInterval time.Duration
+	// ActivityRetention is how long activity records are kept.
+	ActivityRetention time.Duration
 	// Argon2 overrides the password-hashing cost; nil means
 	// secret.DefaultArgon2. Not settable from the environment: it exists
 	// for tests that create many accounts.
@@ -84,6 +86,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		ShutdownTimeout:      duration("SHUTDOWN_TIMEOUT", 30*time.Second),
 		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
 		CleanupInterval:      duration("CLEANUP_INTERVAL", 10*time.Minute),
+		ActivityRetention:    duration("ACTIVITY_RETENTION", 90*24*time.Hour),
 	}
 
 	appURL := get("APP_URL", "http://localhost:8000")

@@ -40,20 +40,39 @@ func (s *Store) RecordActivity(ctx context.Context, a *model.Activity) error {
 	return err
 }
 
-// RecentActivity returns a user's newest events, newest first; tests and
-// operators use it until the paginated history exists.
-func (s *Store) RecentActivity(ctx context.Context, userID uuid.UUID, limit int) ([]*model.Activity, error) {
+// ListActivities returns a page of userID's history, newest first, and
+// whether more follows.
+func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.ListQuery) ([]*model.Activity, bool, error) {
 	var rows []activityRow
-	err := s.conn(ctx).NewSelect().Model(&rows).Where("user_id = ?", userID).
-		OrderExpr("created DESC, id DESC").Limit(int64(limit)).Scan(ctx)
-	if err != nil {
-		return nil, err
+	q := s.conn(ctx).NewSelect().Model(&rows).Where("a.user_id = ?", userID)
+	if err := applyList(q, lq, listOrder{timeCol: "a.created", idCol: "a.id", searchCol: "a.event", desc: true}).Scan(ctx); err != nil {
+		return nil, false, err
 	}
+	rows, more := trimPage(rows, lq.Limit())
 	out := make([]*model.Activity, len(rows))
 	for i := range rows {
 		out[i] = rows[i].model()
 	}
-	return out, nil
+	return out, more, nil
+}
+
+// CountActivities counts userID's events whose name contains search.
+func (s *Store) CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error) {
+	q := s.conn(ctx).NewSelect().Model((*activityRow)(nil)).Where("a.user_id = ?", userID)
+	return count(ctx, applySearch(q, search, "a.event"))
+}
+
+// DeleteActivitiesBefore deletes at most limit events recorded before
+// before and returns how many.
+func (s *Store) DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.purge(ctx, (*activityRow)(nil), "a", "a.created < ?", limit, before)
+}
+
+// RecentActivity returns a user's newest events, newest first, without
+// paging; tests and operators use it.
+func (s *Store) RecentActivity(ctx context.Context, userID uuid.UUID, limit int) ([]*model.Activity, error) {
+	items, _, err := s.ListActivities(ctx, userID, model.ListQuery{Keyset: true, First: limit})
+	return items, err
 }
 
 // recoveryCodeRow is the recovery_codes table.

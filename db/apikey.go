@@ -236,17 +236,10 @@ func (s *Store) DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error
 // most limit of them, so a large backlog is cleared in short transactions —
 // and returns how many. userID, if not nil, restricts it to one user.
 func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (int, error) {
-	sub := s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Column("k.id").
-		Where("k.expires IS NOT NULL").Where("k.expires <= ?", now).Limit(int64(limit))
 	if userID != nil {
-		sub = sub.Where("k.user_id = ?", *userID)
+		return s.purge(ctx, (*apiKeyRow)(nil), "k", "k.user_id = ? AND k.expires <= ?", limit, *userID, now)
 	}
-	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("id IN (?)", sub).Exec(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return s.purge(ctx, (*apiKeyRow)(nil), "k", "k.expires <= ?", limit, now)
 }
 
 // LockUser serialises writes that must see each other, such as two

@@ -127,11 +127,50 @@ func (s *Store) DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error {
 // DeleteExpiredLoginTokens deletes at most limit confirmation tokens that
 // expired at or before now and returns how many.
 func (s *Store) DeleteExpiredLoginTokens(ctx context.Context, now time.Time, limit int) (int, error) {
-	sub := s.conn(ctx).NewSelect().Model((*loginTokenRow)(nil)).Column("lt.id").Where("lt.expires <= ?", now).Limit(int64(limit))
-	res, err := s.conn(ctx).NewDelete().Model((*loginTokenRow)(nil)).Where("id IN (?)", sub).Exec(ctx)
-	if err != nil {
-		return 0, err
+	return s.purge(ctx, (*loginTokenRow)(nil), "lt", "lt.expires <= ?", limit, now)
+}
+
+// DeleteSessionReturning deletes one of userID's sessions and returns it,
+// or nil when there was none: one statement, so the record of what was
+// revoked cannot disagree with what was deleted.
+func (s *Store) DeleteSessionReturning(ctx context.Context, userID, id uuid.UUID) (*model.Session, error) {
+	var rows []sessionRow
+	_, err := s.conn(ctx).NewDelete().Model(&rows).Where("id = ?", id).Where("user_id = ?", userID).
+		Returning("*").Exec(ctx, &rows)
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return rows[0].model(), nil
+}
+
+// liveSession is the condition of a session used within its idle lifetime.
+const liveSession = "s.last_used > ?"
+
+// ListSessions returns a page of userID's sessions used since activeSince,
+// newest first, and whether more follow.
+func (s *Store) ListSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, lq model.ListQuery) ([]*model.Session, bool, error) {
+	var rows []sessionRow
+	q := s.conn(ctx).NewSelect().Model(&rows).Where("s.user_id = ?", userID).Where(liveSession, activeSince)
+	if err := applyList(q, lq, listOrder{timeCol: "s.created", idCol: "s.id", searchCol: "s.user_agent", desc: true}).Scan(ctx); err != nil {
+		return nil, false, err
+	}
+	rows, more := trimPage(rows, lq.Limit())
+	out := make([]*model.Session, len(rows))
+	for i := range rows {
+		out[i] = rows[i].model()
+	}
+	return out, more, nil
+}
+
+// CountSessions counts userID's sessions used since activeSince whose user
+// agent contains search.
+func (s *Store) CountSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, search string) (int, error) {
+	q := s.conn(ctx).NewSelect().Model((*sessionRow)(nil)).Where("s.user_id = ?", userID).Where(liveSession, activeSince)
+	return count(ctx, applySearch(q, search, "s.user_agent"))
+}
+
+// DeleteIdleSessions deletes at most limit sessions last used before
+// lastUsedBefore and returns how many.
+func (s *Store) DeleteIdleSessions(ctx context.Context, lastUsedBefore time.Time, limit int) (int, error) {
+	return s.purge(ctx, (*sessionRow)(nil), "s", "s.last_used < ?", limit, lastUsedBefore)
 }

@@ -28,6 +28,32 @@ type APIKeyEdge struct {
 	Node   *model.APIKey
 }
 
+// SessionConnection is a page of sessions.
+type SessionConnection struct {
+	Edges    []*SessionEdge
+	PageInfo *PageInfo
+	count    func(ctx context.Context) (int, error)
+}
+
+// SessionEdge is one session and its cursor.
+type SessionEdge struct {
+	Cursor string
+	Node   *model.Session
+}
+
+// ActivityConnection is a page of activity.
+type ActivityConnection struct {
+	Edges    []*ActivityEdge
+	PageInfo *PageInfo
+	count    func(ctx context.Context) (int, error)
+}
+
+// ActivityEdge is one event and its cursor.
+type ActivityEdge struct {
+	Cursor string
+	Node   *model.Activity
+}
+
 // connect builds the edges and page information of a service page; cursor
 // gives each item's position.
 func connect[M, E any](p *model.Page[M], after string, cursor func(M) model.Cursor, edge func(string, M) E) ([]E, *PageInfo) {
@@ -44,8 +70,8 @@ func connect[M, E any](p *model.Page[M], after string, cursor func(M) model.Curs
 	return edges, info
 }
 
-// keyListQuery turns connection arguments into a service query.
-func keyListQuery(first *int, after, search *string) model.ListQuery {
+// listQuery turns connection arguments into a service query.
+func listQuery(first *int, after, search *string) model.ListQuery {
 	q := model.ListQuery{Keyset: true, First: 25}
 	if first != nil {
 		q.First = *first

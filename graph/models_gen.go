@@ -106,6 +106,20 @@ type RegisterPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+type RevokeOtherSessionsPayload struct {
+	RevokedCount int          `json:"revokedCount"`
+	UserErrors   []*UserError `json:"userErrors"`
+}
+
+type RevokeSessionInput struct {
+	ID string `json:"id"`
+}
+
+type RevokeSessionPayload struct {
+	RevokedSessionID *string      `json:"revokedSessionId,omitempty"`
+	UserErrors       []*UserError `json:"userErrors"`
+}
+
 type UpdateAccountInput struct {
 	Username              *string        `json:"username,omitempty"`
 	NameFirst             *string        `json:"nameFirst,omitempty"`

@@ -14,6 +14,35 @@ import (
 	"time"
 )
 
+// TotalCount is the resolver for the totalCount field.
+func (r *activityConnectionResolver) TotalCount(ctx context.Context, obj *ActivityConnection) (int, error) {
+	return obj.count(ctx)
+}
+
+// ID is the resolver for the id field.
+func (r *activityEventResolver) ID(ctx context.Context, obj *model.Activity) (string, error) {
+	return obj.ID.String(), nil
+}
+
+// Data is the resolver for the data field.
+func (r *activityEventResolver) Data(ctx context.Context, obj *model.Activity) (JSON, error) {
+	return JSON(obj.Data), nil
+}
+
+// IsAPI is the resolver for the isApi field.
+func (r *activityEventResolver) IsAPI(ctx context.Context, obj *model.Activity) (bool, error) {
+	return obj.IsAPI(), nil
+}
+
+// Impersonator is the resolver for the impersonator field.
+func (r *activityEventResolver) Impersonator(ctx context.Context, obj *model.Activity) (*string, error) {
+	if obj.Impersonator == nil {
+		return nil, nil
+	}
+	id := obj.Impersonator.String()
+	return &id, nil
+}
+
 // ID is the resolver for the id field.
 func (r *apiKeyResolver) ID(ctx context.Context, obj *model.APIKey) (string, error) {
 	return obj.ID.String(), nil
@@ -202,6 +231,39 @@ func (r *mutationResolver) DeleteAPIKey(ctx context.Context, input DeleteAPIKeyI
 	return &DeleteAPIKeyPayload{UserErrors: ue}, err
 }
 
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, input RevokeSessionInput) (*RevokeSessionPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	id, err := model.ParseID(input.ID)
+	if err == nil {
+		if err = r.Service.RevokeSession(ctx, actor, id); err == nil {
+			if actor.UsesSession(id) {
+				r.Cookie.Clear(web.ResponseHeaderFrom(ctx))
+			}
+			return &RevokeSessionPayload{RevokedSessionID: &input.ID, UserErrors: []*UserError{}}, nil
+		}
+	}
+	ue, err := userErrors(err, nil)
+	return &RevokeSessionPayload{UserErrors: ue}, err
+}
+
+// RevokeOtherSessions is the resolver for the revokeOtherSessions field.
+func (r *mutationResolver) RevokeOtherSessions(ctx context.Context) (*RevokeOtherSessionsPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	n, err := r.Service.RevokeOtherSessions(ctx, actor)
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &RevokeOtherSessionsPayload{UserErrors: ue}, err
+	}
+	return &RevokeOtherSessionsPayload{RevokedCount: n, UserErrors: []*UserError{}}, nil
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.User, error) {
 	actor, err := web.ActorFrom(ctx)
@@ -221,6 +283,22 @@ func (r *queryResolver) PermissionCatalog(ctx context.Context) (*model.Permissio
 		return nil, err
 	}
 	return r.Service.PermissionCatalog(ctx, actor)
+}
+
+// ID is the resolver for the id field.
+func (r *sessionResolver) ID(ctx context.Context, obj *model.Session) (string, error) {
+	return obj.ID.String(), nil
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *model.Session) (bool, error) {
+	actor, _ := web.ActorFrom(ctx)
+	return actor != nil && actor.UsesSession(obj.ID), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *sessionConnectionResolver) TotalCount(ctx context.Context, obj *SessionConnection) (int, error) {
+	return obj.count(ctx)
 }
 
 // RecoveryCodesRemaining is the resolver for the recoveryCodesRemaining field.
@@ -259,7 +337,7 @@ func (r *userResolver) APIKeys(ctx context.Context, obj *model.User, first *int,
 	if err != nil {
 		return nil, err
 	}
-	q := keyListQuery(first, after, search)
+	q := listQuery(first, after, search)
 	page, err := r.Service.ListAPIKeys(ctx, actor, q)
 	if err != nil {
 		return nil, err
@@ -296,6 +374,46 @@ func (r *userResolver) APIKey(ctx context.Context, obj *model.User, id *string, 
 	return k, err
 }
 
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*SessionConnection, error) {
+	actor, err := actorFor(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	q := listQuery(first, after, search)
+	page, err := r.Service.ListSessions(ctx, actor, q)
+	if err != nil {
+		return nil, err
+	}
+	edges, info := connect(page, q.After, func(s *model.Session) model.Cursor { return model.Cursor{Time: s.Created, ID: s.ID} },
+		func(c string, s *model.Session) *SessionEdge { return &SessionEdge{Cursor: c, Node: s} })
+	return &SessionConnection{Edges: edges, PageInfo: info, count: page.Count}, nil
+}
+
+// Activity is the resolver for the activity field.
+func (r *userResolver) Activity(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*ActivityConnection, error) {
+	actor, err := actorFor(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	q := listQuery(first, after, search)
+	page, err := r.Service.ListActivity(ctx, actor, q)
+	if err != nil {
+		return nil, err
+	}
+	edges, info := connect(page, q.After, func(a *model.Activity) model.Cursor { return model.Cursor{Time: a.Created, ID: a.ID} },
+		func(c string, a *model.Activity) *ActivityEdge { return &ActivityEdge{Cursor: c, Node: a} })
+	return &ActivityConnection{Edges: edges, PageInfo: info, count: page.Count}, nil
+}
+
+// ActivityConnection returns ActivityConnectionResolver implementation.
+func (r *Resolver) ActivityConnection() ActivityConnectionResolver {
+	return &activityConnectionResolver{r}
+}
+
+// ActivityEvent returns ActivityEventResolver implementation.
+func (r *Resolver) ActivityEvent() ActivityEventResolver { return &activityEventResolver{r} }
+
 // ApiKey returns ApiKeyResolver implementation.
 func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
 
@@ -308,6 +426,14 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
+// SessionConnection returns SessionConnectionResolver implementation.
+func (r *Resolver) SessionConnection() SessionConnectionResolver {
+	return &sessionConnectionResolver{r}
+}
+
 // TwoFactorStatus returns TwoFactorStatusResolver implementation.
 func (r *Resolver) TwoFactorStatus() TwoFactorStatusResolver { return &twoFactorStatusResolver{r} }
 
@@ -315,10 +441,14 @@ func (r *Resolver) TwoFactorStatus() TwoFactorStatusResolver { return &twoFactor
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	apiKeyResolver           struct{ *Resolver }
-	apiKeyConnectionResolver struct{ *Resolver }
-	mutationResolver         struct{ *Resolver }
-	queryResolver            struct{ *Resolver }
-	twoFactorStatusResolver  struct{ *Resolver }
-	userResolver             struct{ *Resolver }
+	activityConnectionResolver struct{ *Resolver }
+	activityEventResolver      struct{ *Resolver }
+	apiKeyResolver             struct{ *Resolver }
+	apiKeyConnectionResolver   struct{ *Resolver }
+	mutationResolver           struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	sessionResolver            struct{ *Resolver }
+	sessionConnectionResolver  struct{ *Resolver }
+	twoFactorStatusResolver    struct{ *Resolver }
+	userResolver               struct{ *Resolver }
 )

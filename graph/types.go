@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,3 +53,20 @@ func (e *ToastPosition) UnmarshalGQL(v any) error {
 
 // MarshalGQL writes the enum value.
 func (e ToastPosition) MarshalGQL(w io.Writer) { fmt.Fprint(w, strconv.Quote(string(e))) }
+
+// JSON is a JSON value passed through as it is stored (activity data).
+type JSON json.RawMessage
+
+// MarshalGQL writes the value unchanged.
+func (j JSON) MarshalGQL(w io.Writer) {
+	if len(j) == 0 {
+		io.WriteString(w, "null") //nolint:errcheck // the response writer reports its own errors
+		return
+	}
+	w.Write(j) //nolint:errcheck // as above
+}
+
+// UnmarshalGQL refuses input: no argument of the schema takes JSON.
+func (j *JSON) UnmarshalGQL(any) error {
+	return &gqlerror.Error{Message: "JSON is an output type", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+}

@@ -2,6 +2,8 @@ package model
 
 import (
 	"net/netip"
+
+	"github.com/google/uuid"
 )
 
 // Actor is who makes a request: the authenticated user and the credential
@@ -22,6 +24,10 @@ type Client struct {
 	IP        netip.Addr
 	UserAgent string
 }
+
+// UsesSession reports whether the request is made with session id; under
+// API-key authentication it never is.
+func (a *Actor) UsesSession(id uuid.UUID) bool { return a.Session != nil && a.Session.ID == id }
 
 // ViaAPIKey reports whether the request authenticated with an API key.
 func (a *Actor) ViaAPIKey() bool { return a.APIKey != nil }

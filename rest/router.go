@@ -59,6 +59,11 @@ func (h *Handler) Routes() http.Handler {
 	client("DELETE /api/client/account/api-keys/{uuid}", h.deleteAPIKey)
 	client("POST /api/client/account/api-keys/{uuid}/recreate", h.recreateAPIKey)
 
+	client("GET /api/client/account/sessions", h.listSessions)
+	client("DELETE /api/client/account/sessions", h.deleteOtherSessions)
+	client("DELETE /api/client/account/sessions/{uuid}", h.deleteSession)
+	client("GET /api/client/account/activity", h.listActivity)
+
 	h.mux = m
 	return http.HandlerFunc(h.serve)
 }

@@ -1,0 +1,126 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"accountd/model"
+)
+
+// ListSessions returns a page of the actor's user's sessions, newest
+// first; search matches the user agent. Sessions idle past
+// SESSION_DURATION are over even before the clean-up deletes them, so they
+// are not listed.
+func (s *Service) ListSessions(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.Session], error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkList(&v, &q)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermSessionsRead); err != nil {
+		return nil, err
+	}
+	userID, since := actor.User.ID, s.activeSince()
+	items, more, err := s.store.ListSessions(ctx, userID, since, q)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &model.Page[*model.Session]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
+		n, err := s.store.CountSessions(ctx, userID, since, q.Search)
+		if err != nil {
+			return 0, model.Internal(err)
+		}
+		return n, nil
+	}}, nil
+}
+
+// activeSince is the oldest last use a live session can have.
+func (s *Service) activeSince() time.Time { return s.now().Add(-s.cfg.SessionDuration) }
+
+// RevokeSession ends one of the actor's user's sessions; its cookie fails
+// on its next request. Another user's session id is not found, exactly
+// like an unknown one.
+func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid.UUID) error {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return err
+	}
+	if err := s.require(actor, model.PermSessionsDelete); err != nil {
+		return err
+	}
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		sess, err := s.store.DeleteSessionReturning(ctx, actor.User.ID, id)
+		if err != nil {
+			return err
+		}
+		if sess == nil {
+			return &model.Error{Code: model.CodeNotFound, Message: "session not found", Field: "id"}
+		}
+		return s.record(ctx, actor.User.ID, actor, actor.IP, model.EventSessionDelete, map[string]string{
+			"uuid": sess.ID.String(), "ip": sess.IP, "user_agent": sess.UserAgent})
+	})
+	if err != nil {
+		return model.AsError(err)
+	}
+	return nil
+}
+
+// RevokeOtherSessions ends every session of the actor's user except the
+// one making the request; through an API key, that is every session. It
+// returns how many it ended.
+func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (int, error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return 0, err
+	}
+	if err := s.require(actor, model.PermSessionsDelete); err != nil {
+		return 0, err
+	}
+	var keep *uuid.UUID
+	if actor.Session != nil {
+		keep = &actor.Session.ID
+	}
+	var n int
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = s.store.DeleteOtherSessions(ctx, actor.User.ID, keep); err != nil {
+			return err
+		}
+		return s.record(ctx, actor.User.ID, actor, actor.IP, model.EventSessionDeleteAll, map[string]int{"deleted": n})
+	})
+	if err != nil {
+		return 0, model.Internal(err)
+	}
+	return n, nil
+}
+
+// ListActivity returns a page of the actor's user's history, newest
+// first; search matches the event name.
+func (s *Service) ListActivity(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.Activity], error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkList(&v, &q)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermActivityRead); err != nil {
+		return nil, err
+	}
+	userID := actor.User.ID
+	items, more, err := s.store.ListActivities(ctx, userID, q)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &model.Page[*model.Activity]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
+		n, err := s.store.CountActivities(ctx, userID, q.Search)
+		if err != nil {
+			return 0, model.Internal(err)
+		}
+		return n, nil
+	}}, nil
+}
