@@ -19,11 +19,6 @@ func errAPIKeyNotFound() error {
 	return &model.Error{Code: model.CodeNotFound, Message: "api key not found", Field: "id"}
 }
 
-func errMorePermissions() error {
-	return &model.Error{Code: model.CodeInvalid, Message: "more permissions than self", Field: "permissions",
-		Fields: []model.FieldError{{Field: "permissions", Message: "more permissions than self"}}}
-}
-
 // NewAPIKey is a key just created or recreated, with the secret that is
 // shown this once.
 type NewAPIKey struct {
@@ -62,8 +57,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKe
 	}
 	k := p.Apply(model.APIKey{ID: newID(), UserID: actor.User.ID, AllowedIPs: []netip.Prefix{},
 		UserPermissions: []string{}, AdminPermissions: []string{}, ServerPermissions: []string{}, Created: now})
-	if exceedsActor(actor, &k) {
-		return nil, errMorePermissions()
+	if err := exceedsActor(actor, &k); err != nil {
+		return nil, err
 	}
 	key := newAPIKeySecret()
 	k.KeyStart, k.Digest = key[:keyStartLen], secret.Digest(key)
@@ -148,8 +143,14 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 		if k == nil {
 			return errAPIKeyNotFound()
 		}
-		if after := p.Apply(*k); exceedsActor(actor, &after) {
-			return errMorePermissions()
+		// The key's own credential may not change it: a key is never
+		// the judge of its own limits.
+		if actor.APIKey != nil && actor.APIKey.ID == k.ID {
+			return model.Errorf(model.CodeInvalid, "api keys cannot edit themselves")
+		}
+		after := p.Apply(*k)
+		if err := exceedsActor(actor, &after); err != nil {
+			return err
 		}
 		if p.Empty() {
 			updated = k
@@ -196,7 +197,7 @@ func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uui
 		if k == nil {
 			return errAPIKeyNotFound()
 		}
-		if exceedsActor(actor, k) {
+		if exceedsActor(actor, k) != nil {
 			return model.Errorf(model.CodeInvalid, "unable to recreate api key with more permissions than self")
 		}
 		old := k.KeyStart

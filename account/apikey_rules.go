@@ -66,13 +66,15 @@ func (s *Service) checkAPIKeyFields(v *model.Validation, in APIKeyFields, now ti
 		}
 	}
 	if in.SetExpires {
-		if in.Expires != nil && !in.Expires.After(now) {
-			v.Add("expires", "time must be in the future")
-		}
 		p.SetExpires = true
 		if in.Expires != nil {
+			// Compared as stored (to the microsecond), so a key cannot be
+			// created already expired.
 			t := in.Expires.UTC().Truncate(time.Microsecond)
 			p.Expires = &t
+			if !t.After(now) {
+				v.Add("expires", "time must be in the future")
+			}
 		}
 	}
 	return p
@@ -154,22 +156,48 @@ func echo(s string) string {
 	return truncate(s, maxEchoLen) + "…"
 }
 
-// exceedsActor reports whether a key with these lists would hold more than
-// the actor may hand out (REST.md §5). Through an API key, each list must
-// be a subset of the calling key's own. Signed in with a session, the user
-// holds every user and server permission, and admin permissions only if an
-// admin. Admin permissions also need an admin user in both cases: a key's
-// rights are the intersection of its lists and its user's.
-func exceedsActor(actor *model.Actor, k *model.APIKey) bool {
-	if len(k.AdminPermissions) > 0 && !actor.User.Admin {
+// exceedsActor checks that a key with k's lists and restrictions gives no
+// more than the actor may hand out (REST.md §5), and returns the rules it
+// breaks. Through an API key, each permission list must be a subset of
+// the calling key's own, and (ours) the calling key's restrictions carry
+// over: the new key may be used from no address the caller could not be
+// used from, and may live no longer than the caller. Otherwise a key
+// limited to one network or one hour could mint an unlimited one. Signed
+// in with a session, the user holds every user and server permission, and
+// admin permissions only if an admin. Admin permissions also need an admin
+// user in both cases: a key's rights are the intersection of its lists and
+// its user's.
+func exceedsActor(actor *model.Actor, k *model.APIKey) error {
+	var v model.Validation
+	c := actor.APIKey
+	if (len(k.AdminPermissions) > 0 && !actor.User.Admin) || (c != nil && (!subset(k.UserPermissions, c.UserPermissions) ||
+		!subset(k.AdminPermissions, c.AdminPermissions) || !subset(k.ServerPermissions, c.ServerPermissions))) {
+		v.Add("permissions", "more permissions than self")
+	}
+	if c != nil && !withinNetworks(k.AllowedIPs, c.AllowedIPs) {
+		v.Add("allowed_ips", "wider than the calling api key's")
+	}
+	if c != nil && c.Expires != nil && (k.Expires == nil || k.Expires.After(*c.Expires)) {
+		v.Add("expires", "later than the calling api key's")
+	}
+	return v.Err()
+}
+
+// withinNetworks reports whether every address ps allows is allowed by
+// of; an empty list allows every address.
+func withinNetworks(ps, of []netip.Prefix) bool {
+	if len(of) == 0 {
 		return true
 	}
-	c := actor.APIKey
-	if c == nil {
+	if len(ps) == 0 {
 		return false
 	}
-	return !subset(k.UserPermissions, c.UserPermissions) || !subset(k.AdminPermissions, c.AdminPermissions) ||
-		!subset(k.ServerPermissions, c.ServerPermissions)
+	for _, p := range ps {
+		if !slices.ContainsFunc(of, func(q netip.Prefix) bool { return q.Bits() <= p.Bits() && q.Contains(p.Addr()) }) {
+			return false
+		}
+	}
+	return true
 }
 
 func subset(list, of []string) bool {

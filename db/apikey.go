@@ -158,7 +158,7 @@ func (s *Store) oneAPIKey(ctx context.Context, q *bun.SelectQuery) (*model.APIKe
 func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, lq model.ListQuery) ([]*model.APIKey, bool, error) {
 	var rows []apiKeyRow
 	q := s.conn(ctx).NewSelect().Model(&rows).Where("k.user_id = ?", userID).Where(liveKey, now)
-	err := applyList(q, lq, listOrder{timeCol: "k.created", idCol: "k.id", searchCol: "k.name"}).Scan(ctx)
+	err := s.applyList(q, lq, listOrder{timeCol: "k.created", idCol: "k.id", searchCol: "k.name"}).Scan(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -175,7 +175,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time
 // CountAPIKeys counts userID's live keys whose name contains search.
 func (s *Store) CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (int, error) {
 	q := s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Where("k.user_id = ?", userID).Where(liveKey, now)
-	return count(ctx, applySearch(q, search, "k.name"))
+	return count(ctx, s.applySearch(q, search, "k.name"))
 }
 
 // UpdateAPIKey writes the fields a patch sets, and only those, so that

@@ -24,8 +24,8 @@ type listOrder struct {
 // applyList adds a list query's search, position and limit to q. It asks
 // for one row more than the page holds, so the caller learns whether
 // another page follows without counting.
-func applyList(q *bun.SelectQuery, lq model.ListQuery, o listOrder) *bun.SelectQuery {
-	q = applySearch(q, lq.Search, o.searchCol)
+func (s *Store) applyList(q *bun.SelectQuery, lq model.ListQuery, o listOrder) *bun.SelectQuery {
+	q = s.applySearch(q, lq.Search, o.searchCol)
 	dir, cmp := "ASC", ">"
 	if o.desc {
 		dir, cmp = "DESC", "<"
@@ -41,13 +41,13 @@ func applyList(q *bun.SelectQuery, lq model.ListQuery, o listOrder) *bun.SelectQ
 }
 
 // applySearch filters q to rows whose col contains search, literally and
-// ignoring ASCII case: %, _ and \ in search are escaped, and the value is
-// a bound argument, never SQL.
-func applySearch(q *bun.SelectQuery, search, col string) *bun.SelectQuery {
+// ignoring case: %, _ and \ in search are escaped, and the value is a
+// bound argument, never SQL.
+func (s *Store) applySearch(q *bun.SelectQuery, search, col string) *bun.SelectQuery {
 	if search == "" {
 		return q
 	}
-	return q.Where("lower("+col+") LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(search))+"%")
+	return q.Where(foldFunc(s.dialect)+"("+col+") LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(search))+"%")
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

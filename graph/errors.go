@@ -108,7 +108,10 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr.Extensions = map[string]any{}
 	}
 	gqlErr.Extensions["code"] = code
-	gqlErr.Message = me.Message
+	// A validation error at the top level (bad connection arguments) has
+	// no userErrors to name its fields in: the message names them, every
+	// failing rule as REST lists them ("first: greater than 100").
+	gqlErr.Message = strings.Join(me.Messages(), "; ")
 	switch me.Code {
 	case model.CodeInternal:
 		gqlErr.Message = "internal server error"

@@ -32,23 +32,25 @@ func listQuery(r *http.Request) (model.ListQuery, error) {
 			continue
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		switch {
-		case err != nil && !isRangeError(err):
+		if err != nil && !isRangeError(err) {
 			v.Add(f.name, "must be an integer")
-		case err != nil || n > maxPageNumber:
-			v.Add(f.name, "greater than "+strconv.Itoa(maxPageNumber))
-		case n < -maxPageNumber:
-			*f.dst = -maxPageNumber
-		default:
-			*f.dst = int(n)
+			continue
 		}
+		if f.name == "page" && n > maxPageNumber {
+			v.Add(f.name, "greater than "+strconv.Itoa(maxPageNumber))
+			continue
+		}
+		// Other out-of-range numbers are clamped: the service then answers
+		// with the contract's own message (per_page: greater than 100).
+		// ParseInt returns the extreme int64 for out-of-range input.
+		*f.dst = int(max(-maxPageNumber, min(n, maxPageNumber)))
 	}
 	return lq, v.Err()
 }
 
 func isRangeError(err error) bool {
 	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange && len(ne.Num) > 0 && ne.Num[0] != '-'
+	return ok && ne.Err == strconv.ErrRange
 }
 
 // pageBody is the pagination envelope of REST.md §1.
