@@ -45,7 +45,7 @@ func (s *Store) RecordActivity(ctx context.Context, a *model.Activity) error {
 func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.ListQuery) ([]*model.Activity, bool, error) {
 	var rows []activityRow
 	q := s.conn(ctx).NewSelect().Model(&rows).Where("a.user_id = ?", userID)
-	if err := applyList(q, lq, listOrder{timeCol: "a.created", idCol: "a.id", searchCol: "a.event", desc: true}).Scan(ctx); err != nil {
+	if err := s.applyList(q, lq, listOrder{timeCol: "a.created", idCol: "a.id", searchCol: "a.event", desc: true}).Scan(ctx); err != nil {
 		return nil, false, err
 	}
 	rows, more := trimPage(rows, lq.Limit())
@@ -59,7 +59,7 @@ func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.L
 // CountActivities counts userID's events whose name contains search.
 func (s *Store) CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error) {
 	q := s.conn(ctx).NewSelect().Model((*activityRow)(nil)).Where("a.user_id = ?", userID)
-	return count(ctx, applySearch(q, search, "a.event"))
+	return count(ctx, s.applySearch(q, search, "a.event"))
 }
 
 // DeleteActivitiesBefore deletes at most limit events recorded before

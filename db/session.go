@@ -143,15 +143,16 @@ func (s *Store) DeleteSessionReturning(ctx context.Context, userID, id uuid.UUID
 	return rows[0].model(), nil
 }
 
-// liveSession is the condition of a session used within its idle lifetime.
-const liveSession = "s.last_used > ?"
+// liveSession is the condition of a session used within its idle lifetime:
+// one idle exactly SESSION_DURATION still authenticates, so it is listed.
+const liveSession = "s.last_used >= ?"
 
 // ListSessions returns a page of userID's sessions used since activeSince,
 // newest first, and whether more follow.
 func (s *Store) ListSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, lq model.ListQuery) ([]*model.Session, bool, error) {
 	var rows []sessionRow
 	q := s.conn(ctx).NewSelect().Model(&rows).Where("s.user_id = ?", userID).Where(liveSession, activeSince)
-	if err := applyList(q, lq, listOrder{timeCol: "s.created", idCol: "s.id", searchCol: "s.user_agent", desc: true}).Scan(ctx); err != nil {
+	if err := s.applyList(q, lq, listOrder{timeCol: "s.created", idCol: "s.id", searchCol: "s.user_agent", desc: true}).Scan(ctx); err != nil {
 		return nil, false, err
 	}
 	rows, more := trimPage(rows, lq.Limit())
@@ -166,7 +167,7 @@ func (s *Store) ListSessions(ctx context.Context, userID uuid.UUID, activeSince 
 // agent contains search.
 func (s *Store) CountSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, search string) (int, error) {
 	q := s.conn(ctx).NewSelect().Model((*sessionRow)(nil)).Where("s.user_id = ?", userID).Where(liveSession, activeSince)
-	return count(ctx, applySearch(q, search, "s.user_agent"))
+	return count(ctx, s.applySearch(q, search, "s.user_agent"))
 }
 
 // DeleteIdleSessions deletes at most limit sessions last used before
