@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +41,14 @@ func (q ListQuery) Limit() int {
 	return q.PerPage
 }
 
-// Offset is the number of rows before the page (offset mode only).
+// Offset is the number of rows before the page (offset mode only). It
+// saturates instead of overflowing: a page that far out is empty anyway.
 func (q ListQuery) Offset() int {
-	if q.Keyset || q.Page < 1 {
+	if q.Keyset || q.Page < 1 || q.PerPage < 1 {
 		return 0
+	}
+	if q.Page-1 > math.MaxInt/q.PerPage {
+		return math.MaxInt
 	}
 	return (q.Page - 1) * q.PerPage
 }

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 
@@ -13,8 +14,6 @@ import (
 const (
 	defaultPage    = 1
 	defaultPerPage = 25
-	// maxPageNumber keeps page × per_page far from overflowing.
-	maxPageNumber = 1 << 31
 )
 
 // listQuery reads page, per_page and search from the query string. Range
@@ -36,14 +35,16 @@ func listQuery(r *http.Request) (model.ListQuery, error) {
 			v.Add(f.name, "must be an integer")
 			continue
 		}
-		if f.name == "page" && n > maxPageNumber {
-			v.Add(f.name, "greater than "+strconv.Itoa(maxPageNumber))
+		if f.name == "page" && isRangeError(err) && s[0] != '-' {
+			// A page past the end is an empty page with the true total,
+			// however far; only a number beyond 64 bits is refused.
+			v.Add(f.name, "greater than "+strconv.FormatInt(math.MaxInt64, 10))
 			continue
 		}
-		// Other out-of-range numbers are clamped: the service then answers
-		// with the contract's own message (per_page: greater than 100).
-		// ParseInt returns the extreme int64 for out-of-range input.
-		*f.dst = int(max(-maxPageNumber, min(n, maxPageNumber)))
+		// ParseInt returns the extreme int64 for other out-of-range input,
+		// and the service then answers with the contract's own message
+		// (per_page: greater than 100, page: lower than 1).
+		*f.dst = int(n)
 	}
 	return lq, v.Err()
 }
