@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"image/png"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -70,8 +71,10 @@ func MatchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 // OTPAuthURL is the otpauth:// URL an authenticator app imports, in the
 // panel's exact form: otpauth://totp/<issuer>:<account>?secret=…&issuer=….
 func OTPAuthURL(issuer, account, secret string) string {
+	// Spaces become %20 in the query too: some authenticator apps show a
+	// "+" literally.
 	return "otpauth://totp/" + url.PathEscape(issuer) + ":" + url.PathEscape(account) +
-		"?secret=" + secret + "&issuer=" + url.QueryEscape(issuer)
+		"?secret=" + secret + "&issuer=" + strings.ReplaceAll(url.QueryEscape(issuer), "+", "%20")
 }
 
 // QRCodeDataURI renders text (an otpauth:// URL) as a QR code in a PNG
