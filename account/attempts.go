@@ -17,8 +17,8 @@ import (
 // budget. A spent budget blocks the account's checks until its window ends;
 // each further spent budget without a success in between doubles the block.
 // After hardStopAfter consecutive failures, code checks stay refused until
-// a password login succeeds: whoever is guessing codes then has to know the
-// password again.
+// a password sign-in succeeds: whoever is guessing codes then has to know
+// the password again.
 const (
 	attemptBudget = 5
 	attemptWindow = 5 * time.Minute
@@ -30,7 +30,15 @@ const (
 type checkKind int
 
 const (
-	checkPasswordKind checkKind = iota
+	// checkLoginKind is the password of a sign-in: its success ends a run
+	// of failures, and with it a hard stop.
+	checkLoginKind checkKind = iota
+	// checkPasswordKind is the password confirming a change of a signed-in
+	// account. Its success is refunded but ends no run: otherwise whoever
+	// knows the password would reset the back-off before every code guess
+	// of a two-factor change.
+	checkPasswordKind
+	// checkCodeKind is a TOTP or recovery code.
 	checkCodeKind
 )
 
@@ -54,7 +62,8 @@ func (s *Service) attempt(ctx context.Context, userID uuid.UUID, kind checkKind,
 	}
 	err := check()
 	if err == nil || model.ErrorCode(err) == model.CodeInternal {
-		if rerr := s.refundAttempt(ctx, userID, err == nil); rerr != nil && err == nil {
+		endRun := err == nil && kind != checkPasswordKind
+		if rerr := s.refundAttempt(ctx, userID, endRun); rerr != nil && err == nil {
 			return rerr
 		}
 	}
@@ -106,10 +115,10 @@ func blockFor(consecutive int) time.Duration {
 	return min(d, maxBlock)
 }
 
-// refundAttempt takes back a charge. A success also ends the run of
-// consecutive failures (and with it a hard stop, which only a password
-// check can still pass) and any block the charge itself set.
-func (s *Service) refundAttempt(ctx context.Context, userID uuid.UUID, success bool) error {
+// refundAttempt takes back a charge, and any block the charge itself set.
+// endRun also ends the run of consecutive failures (and with it a hard
+// stop, which only a sign-in can still pass).
+func (s *Service) refundAttempt(ctx context.Context, userID uuid.UUID, endRun bool) error {
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		c, err := s.store.LockAttempts(ctx, userID, s.now())
 		if err != nil {
@@ -121,7 +130,7 @@ func (s *Service) refundAttempt(ctx context.Context, userID uuid.UUID, success b
 		if c.Consecutive > 0 {
 			c.Consecutive--
 		}
-		if success {
+		if endRun {
 			c.Consecutive = 0
 		}
 		if c.Failures < attemptBudget {

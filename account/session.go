@@ -58,7 +58,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		return nil, errInvalidLogin()
 	}
 	var rehash bool
-	err = s.attempt(ctx, u.ID, checkPasswordKind, func() error {
+	err = s.attempt(ctx, u.ID, checkLoginKind, func() error {
 		ok, re, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
 		if errors.Is(err, secret.ErrMalformedHash) {
 			// An unusable stored hash (a bad import) must not reveal that

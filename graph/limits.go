@@ -26,28 +26,40 @@ var checkingFields = map[string]bool{
 	"regenerateRecoveryCodes": true,
 }
 
-// limitCheckingFields refuses, before execution, an operation with more
-// than one password- or code-checking field. The refused checks are still
-// billed to the signed-in account's attempt budget, as if each had been
-// sent alone and failed: aliasing buys no guesses, and a burst costs what
-// it would have cost one at a time.
-func (r *Resolver) limitCheckingFields(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	oc := graphql.GetOperationContext(ctx)
-	if oc == nil || oc.Operation == nil {
-		return next(ctx)
+// checkingFieldLimit refuses, before execution, an operation with more
+// than one password- or code-checking field, as a validation failure (so
+// the transport answers it like one). The refused checks are still billed
+// to the signed-in account's attempt budget, as if each had been sent
+// alone and failed: aliasing buys no guesses, and a burst costs what it
+// would have cost one at a time.
+type checkingFieldLimit struct{ r *Resolver }
+
+var _ interface {
+	graphql.OperationContextMutator
+	graphql.HandlerExtension
+} = checkingFieldLimit{}
+
+func (checkingFieldLimit) ExtensionName() string { return "CheckingFieldLimit" }
+
+func (checkingFieldLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l checkingFieldLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
 	}
-	if n, own := countChecking(oc.Operation.SelectionSet, oc.Doc, map[string]bool{}); n > 1 {
-		if actor, _ := web.ActorFrom(ctx); actor != nil && own > 0 {
-			if err := r.Service.ChargeRefusedChecks(ctx, actor, own); err != nil {
-				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, err)}})
-			}
+	n, own := countChecking(oc.Operation.SelectionSet, oc.Doc, map[string]bool{})
+	if n <= 1 {
+		return nil
+	}
+	if actor, _ := web.ActorFrom(ctx); actor != nil && own > 0 {
+		if err := l.r.Service.ChargeRefusedChecks(ctx, actor, own); err != nil {
+			return presentError(ctx, err)
 		}
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-			Message:    "a document may contain at most one password- or code-checking field",
-			Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED", "requestId": web.RequestIDFrom(ctx)},
-		}}})
 	}
-	return next(ctx)
+	return &gqlerror.Error{
+		Message:    "a document may contain at most one password- or code-checking field",
+		Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"},
+	}
 }
 
 // countChecking counts checking fields at the root of an operation, and
