@@ -196,7 +196,7 @@ func (s *Service) newRecoveryCodes(ctx context.Context) ([]string, []byte, [][]b
 // DisableTwoFactor turns two-factor off, confirmed by the password and a
 // TOTP or recovery code; the secret and every recovery code are deleted.
 func (s *Service) DisableTwoFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
-	return s.withSecondFactor(ctx, actor, in, func(ctx context.Context, u *model.User, using string, _ *TwoFactorResult) error {
+	return s.withSecondFactor(ctx, actor, in, nil, func(ctx context.Context, u *model.User, using string, _ *TwoFactorResult) error {
 		ok, err := s.store.DisableTwoFactor(ctx, u.ID, s.now())
 		if err != nil {
 			return err
@@ -211,13 +211,18 @@ func (s *Service) DisableTwoFactor(ctx context.Context, actor *model.Actor, in T
 // RegenerateRecoveryCodes replaces every recovery code with a fresh set,
 // confirmed by the password and a TOTP or recovery code.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
-	return s.withSecondFactor(ctx, actor, in, func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error {
-		var salt []byte
-		var digests [][]byte
+	var codes []string
+	var salt []byte
+	var digests [][]byte
+	// The ten slow derivations run once the code is known to be right and
+	// before the transaction, so they never hold the write lock.
+	derive := func(ctx context.Context) error {
 		var err error
-		if res.RecoveryCodes, salt, digests, err = s.newRecoveryCodes(ctx); err != nil {
-			return err
-		}
+		codes, salt, digests, err = s.newRecoveryCodes(ctx)
+		return err
+	}
+	return s.withSecondFactor(ctx, actor, in, derive, func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error {
+		res.RecoveryCodes = codes
 		if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, s.now()); err != nil {
 			return err
 		}
@@ -228,9 +233,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Acto
 // withSecondFactor runs the checks of a change to an enabled two-factor
 // setup — input, permission, state, password, then the code — and calls
 // change in the transaction that consumes the code, so the code is spent
-// exactly when the change is made. The result carries the account as the
-// change left it.
-func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput,
+// exactly when the change is made. prepare, if not nil, runs once the code
+// has checked out and before the transaction. The result carries the
+// account as the change left it.
+func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput, prepare func(ctx context.Context) error,
 	change func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error) (*TwoFactorResult, error) {
 	if err := s.enter(actor, gateTwoFactor); err != nil {
 		return nil, err
@@ -256,6 +262,11 @@ func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in T
 		f, err := s.prepareCode(ctx, u, in.Code)
 		if err != nil {
 			return err
+		}
+		if prepare != nil {
+			if err := prepare(ctx); err != nil {
+				return err
+			}
 		}
 		return s.store.InTx(ctx, func(ctx context.Context) error {
 			if err := s.consumeCode(ctx, u, f); err != nil {
