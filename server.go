@@ -7,6 +7,7 @@
 //	accountd [serve]                  run the server (the default)
 //	accountd migrate                  apply database migrations and exit
 //	accountd user create --username U --email E --password P [--admin]
+//	accountd user disable-2fa --user USERNAME_OR_EMAIL
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "user":
 		return userCommand(ctx, cfg, logger, args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: accountd [serve | migrate | user create --username U --email E --password P [--admin]]")
+		fmt.Fprintln(stdout, "usage: accountd [serve | migrate | user create --username U --email E --password P [--admin] | user disable-2fa --user U]")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (want serve, migrate or user)", cmd)
@@ -146,9 +147,21 @@ func migrate(ctx context.Context, cfg *app.Config, stdout io.Writer) error {
 }
 
 func userCommand(ctx context.Context, cfg *app.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: user create --username U --email E --password P [--name-first F] [--name-last L] [--admin]")
+	const usage = "usage: user create --username U --email E --password P [--name-first F] [--name-last L] [--admin]\n" +
+		"       user disable-2fa --user USERNAME_OR_EMAIL"
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
+	switch args[0] {
+	case "create":
+		return userCreate(ctx, cfg, logger, args[1:], stdout)
+	case "disable-2fa":
+		return userDisableTwoFactor(ctx, cfg, logger, args[1:], stdout)
+	}
+	return errors.New(usage)
+}
+
+func userCreate(ctx context.Context, cfg *app.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 	var in account.CreateUserInput
 	fs.StringVar(&in.Username, "username", "", "username (3–15 characters, letters, digits, _)")
@@ -157,7 +170,7 @@ func userCommand(ctx context.Context, cfg *app.Config, logger *slog.Logger, args
 	fs.StringVar(&in.NameFirst, "name-first", "", "first name (defaults to the username)")
 	fs.StringVar(&in.NameLast, "name-last", "", "last name (defaults to the username)")
 	fs.BoolVar(&in.Admin, "admin", false, "make the user an administrator")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if in.NameFirst == "" {
@@ -176,5 +189,29 @@ func userCommand(ctx context.Context, cfg *app.Config, logger *slog.Logger, args
 		return err
 	}
 	fmt.Fprintf(stdout, "created user %s (%s), admin=%v\n", u.Username, u.ID, u.Admin)
+	return nil
+}
+
+// userDisableTwoFactor is the operator's way back in for a user who lost
+// both the authenticator and the recovery codes.
+func userDisableTwoFactor(ctx context.Context, cfg *app.Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user disable-2fa", flag.ContinueOnError)
+	login := fs.String("user", "", "the username or e-mail address of the account")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *login == "" {
+		return errors.New("usage: user disable-2fa --user USERNAME_OR_EMAIL")
+	}
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.Service.DisableTwoFactorFor(ctx, *login)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "two-factor authentication disabled for %s (%s)\n", u.Username, u.ID)
 	return nil
 }

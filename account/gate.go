@@ -27,7 +27,7 @@ func (s *Service) enter(actor *model.Actor, g gate) error {
 		return model.Errorf(model.CodeUnauthenticated, "missing authorization")
 	}
 	u := actor.User
-	if u.Suspended && g == gateDefault {
+	if u.Suspended && g != gateAccount {
 		return model.Errorf(model.CodeForbidden, "account is suspended")
 	}
 	if g == gateDefault && s.MustEnableTwoFactor(u) && !u.TOTPEnabled {

@@ -174,8 +174,11 @@ func TestLoginTwoFactor(t *testing.T) {
 		if n := e.count("sessions", ""); n != sessions {
 			t.Errorf("sessions = %d, want %d: no session before the checkpoint", n, sessions)
 		}
-		if n := e.count("activities", ""); n != activities {
-			t.Errorf("activities = %d, want %d: auth:success belongs to the checkpoint", n, activities)
+		if n := e.count("activities", ""); n != activities+1 {
+			t.Errorf("activities = %d, want %d: auth:success belongs to the checkpoint", n, activities+1)
+		}
+		if got := e.events(alice.User, model.EventAuthCheckpoint); len(got) != 1 {
+			t.Errorf("auth:checkpoint events = %d, want 1", len(got))
 		}
 		var rows []struct {
 			KeyStart string    `bun:"key_start"`

@@ -203,8 +203,9 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 	return res, nil
 }
 
-// checkPassword confirms a sensitive change with the current password.
-// Accounts without a password cannot confirm this way.
+// checkPassword confirms a sensitive change with the current password,
+// charged to the account's attempt budget. Accounts without a password
+// cannot confirm this way.
 func (s *Service) checkPassword(ctx context.Context, u *model.User, password string) error {
 	invalid := &model.Error{Code: model.CodeInvalidPassword, Message: "invalid password", Field: "password"}
 	if !u.HasPassword() {
@@ -213,18 +214,20 @@ func (s *Service) checkPassword(ctx context.Context, u *model.User, password str
 		}
 		return invalid
 	}
-	ok, _, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
-	if errors.Is(err, secret.ErrMalformedHash) {
-		s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
-		return invalid
-	}
-	if err != nil {
-		return model.Internal(err)
-	}
-	if !ok {
-		return invalid
-	}
-	return nil
+	return s.attempt(ctx, u.ID, checkPasswordKind, func() error {
+		ok, _, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
+		if errors.Is(err, secret.ErrMalformedHash) {
+			s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+			return invalid
+		}
+		if err != nil {
+			return model.Internal(err)
+		}
+		if !ok {
+			return invalid
+		}
+		return nil
+	})
 }
 
 // PermissionCatalog returns every permission an API key may carry.

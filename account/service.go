@@ -62,6 +62,20 @@ type Store interface {
 	// user that must see each other (quota checks).
 	LockUser(ctx context.Context, id uuid.UUID) error
 
+	SetPendingTOTPSecret(ctx context.Context, userID uuid.UUID, secret string) (bool, error)
+	EnableTwoFactor(ctx context.Context, userID uuid.UUID, secret string, step int64, now time.Time, salt []byte) (bool, error)
+	UseTOTPStep(ctx context.Context, userID uuid.UUID, step int64, now time.Time) (bool, error)
+	DisableTwoFactor(ctx context.Context, userID uuid.UUID, now time.Time) (bool, error)
+	ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, salt []byte, digests [][]byte, now time.Time) error
+	UseRecoveryCode(ctx context.Context, userID uuid.UUID, digest []byte) (bool, error)
+	LoginTokenByKeyStart(ctx context.Context, keyStart string) (*model.LoginToken, *model.User, error)
+	CountLoginTokenAttempt(ctx context.Context, id uuid.UUID, max int) (bool, error)
+	ConsumeLoginToken(ctx context.Context, id uuid.UUID) (bool, error)
+	// LockAttempts returns a user's attempt counter, created on first use
+	// and locked until the transaction ends; SaveAttempts writes it back.
+	LockAttempts(ctx context.Context, userID uuid.UUID, now time.Time) (*model.AttemptCounter, error)
+	SaveAttempts(ctx context.Context, c *model.AttemptCounter) error
+
 	RecordActivity(ctx context.Context, a *model.Activity) error
 	ListActivities(ctx context.Context, userID uuid.UUID, q model.ListQuery) ([]*model.Activity, bool, error)
 	CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error)

@@ -57,18 +57,26 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		}
 		return nil, errInvalidLogin()
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
-	if errors.Is(err, secret.ErrMalformedHash) {
-		// An unusable stored hash (a bad import) must not reveal that the
-		// account exists: it fails like a wrong password.
-		s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
-		return nil, errInvalidLogin()
-	}
+	var rehash bool
+	err = s.attempt(ctx, u.ID, checkLoginKind, func() error {
+		ok, re, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
+		if errors.Is(err, secret.ErrMalformedHash) {
+			// An unusable stored hash (a bad import) must not reveal that
+			// the account exists: it fails like a wrong password.
+			s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+			return errInvalidLogin()
+		}
+		if err != nil {
+			return model.Internal(err)
+		}
+		if !ok {
+			return errInvalidLogin()
+		}
+		rehash = re
+		return nil
+	})
 	if err != nil {
-		return nil, model.Internal(err)
-	}
-	if !ok {
-		return nil, errInvalidLogin()
+		return nil, err
 	}
 	if rehash {
 		s.upgradeHash(ctx, u, in.Password)
@@ -77,8 +85,14 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 	if u.TOTPEnabled {
 		tok := secret.RandomString(sessionTokenLen)
 		now := s.now()
-		err := s.store.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
-			Digest: secret.Digest(tok), Expires: now.Add(loginTokenLifetime), Created: now})
+		err := s.store.InTx(ctx, func(ctx context.Context) error {
+			err := s.store.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
+				Digest: secret.Digest(tok), Expires: now.Add(loginTokenLifetime), Created: now})
+			if err != nil {
+				return err
+			}
+			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthCheckpoint, nil)
+		})
 		if err != nil {
 			return nil, model.Internal(err)
 		}

@@ -86,6 +86,15 @@ func restSetFlags(t testing.TB, ts *testServer, id uuid.UUID, admin, frozen, sus
 	}
 }
 
+// restResetAttempts forgets a user's failed password and code checks, for
+// tests that fail more checks on purpose than the attempt budget allows.
+func restResetAttempts(t testing.TB, ts *testServer, id uuid.UUID) {
+	t.Helper()
+	if _, err := ts.App.DB.NewDelete().TableExpr("attempt_counters").Where("user_id = ?", id).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // restEnableTOTP turns two-factor on for a user directly in the database.
 func restEnableTOTP(t testing.TB, ts *testServer, id uuid.UUID) {
 	t.Helper()

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/google/uuid"
@@ -88,4 +89,13 @@ func (s *Store) purge(ctx context.Context, table any, alias, cond string, limit 
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// affected reports whether a write changed at least one row.
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }

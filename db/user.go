@@ -52,7 +52,7 @@ func (r *userRow) model() *model.User {
 		Language: r.Language, ToastPosition: r.ToastPosition, StartOnGroupedServers: r.StartOnGroupedServers,
 		RequireTwoFactor: r.RequireTwoFactor, PasswordHash: r.PasswordHash, TOTPEnabled: r.TOTPEnabled,
 		TOTPSecret: r.TOTPSecret, TOTPLastStep: r.TOTPLastStep, TOTPLastUsed: utcPtr(r.TOTPLastUsed),
-		Created: r.Created.UTC(),
+		RecoverySalt: r.RecoverySalt, Created: r.Created.UTC(),
 	}
 }
 

@@ -89,6 +89,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BeginTwoFactorSetupPayload struct {
+		OtpauthURL func(childComplexity int) int
+		QRCode     func(childComplexity int) int
+		Secret     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	ChangePasswordPayload struct {
 		RevokedAPIKeys  func(childComplexity int) int
 		RevokedSessions func(childComplexity int) int
@@ -107,6 +114,22 @@ type ComplexityRoot struct {
 		UserErrors      func(childComplexity int) int
 	}
 
+	DisableTwoFactorPayload struct {
+		User       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	EnableTwoFactorPayload struct {
+		RecoveryCodes func(childComplexity int) int
+		User          func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
+	}
+
+	LoginCheckpointPayload struct {
+		User       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	LoginPayload struct {
 		ConfirmationToken func(childComplexity int) int
 		TwoFactorRequired func(childComplexity int) int
@@ -120,18 +143,23 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ChangePassword      func(childComplexity int, input ChangePasswordInput) int
-		CreateAPIKey        func(childComplexity int, input CreateAPIKeyInput) int
-		DeleteAPIKey        func(childComplexity int, input DeleteAPIKeyInput) int
-		Login               func(childComplexity int, input LoginInput) int
-		Logout              func(childComplexity int) int
-		RecreateAPIKey      func(childComplexity int, input RecreateAPIKeyInput) int
-		Register            func(childComplexity int, input RegisterInput) int
-		RevokeOtherSessions func(childComplexity int) int
-		RevokeSession       func(childComplexity int, input RevokeSessionInput) int
-		UpdateAPIKey        func(childComplexity int, input UpdateAPIKeyInput) int
-		UpdateAccount       func(childComplexity int, input UpdateAccountInput) int
-		UpdateEmail         func(childComplexity int, input UpdateEmailInput) int
+		BeginTwoFactorSetup     func(childComplexity int) int
+		ChangePassword          func(childComplexity int, input ChangePasswordInput) int
+		CreateAPIKey            func(childComplexity int, input CreateAPIKeyInput) int
+		DeleteAPIKey            func(childComplexity int, input DeleteAPIKeyInput) int
+		DisableTwoFactor        func(childComplexity int, input DisableTwoFactorInput) int
+		EnableTwoFactor         func(childComplexity int, input EnableTwoFactorInput) int
+		Login                   func(childComplexity int, input LoginInput) int
+		LoginCheckpoint         func(childComplexity int, input LoginCheckpointInput) int
+		Logout                  func(childComplexity int) int
+		RecreateAPIKey          func(childComplexity int, input RecreateAPIKeyInput) int
+		RegenerateRecoveryCodes func(childComplexity int, input RegenerateRecoveryCodesInput) int
+		Register                func(childComplexity int, input RegisterInput) int
+		RevokeOtherSessions     func(childComplexity int) int
+		RevokeSession           func(childComplexity int, input RevokeSessionInput) int
+		UpdateAPIKey            func(childComplexity int, input UpdateAPIKeyInput) int
+		UpdateAccount           func(childComplexity int, input UpdateAccountInput) int
+		UpdateEmail             func(childComplexity int, input UpdateEmailInput) int
 	}
 
 	PageInfo struct {
@@ -168,6 +196,11 @@ type ComplexityRoot struct {
 		APIKey     func(childComplexity int) int
 		Key        func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	RegenerateRecoveryCodesPayload struct {
+		RecoveryCodes func(childComplexity int) int
+		UserErrors    func(childComplexity int) int
 	}
 
 	RegisterPayload struct {
@@ -282,6 +315,7 @@ type ApiKeyConnectionResolver interface {
 type MutationResolver interface {
 	Register(ctx context.Context, input RegisterInput) (*RegisterPayload, error)
 	Login(ctx context.Context, input LoginInput) (*LoginPayload, error)
+	LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error)
 	Logout(ctx context.Context) (*LogoutPayload, error)
 	UpdateAccount(ctx context.Context, input UpdateAccountInput) (*UpdateAccountPayload, error)
 	UpdateEmail(ctx context.Context, input UpdateEmailInput) (*UpdateEmailPayload, error)
@@ -290,6 +324,10 @@ type MutationResolver interface {
 	UpdateAPIKey(ctx context.Context, input UpdateAPIKeyInput) (*UpdateAPIKeyPayload, error)
 	RecreateAPIKey(ctx context.Context, input RecreateAPIKeyInput) (*RecreateAPIKeyPayload, error)
 	DeleteAPIKey(ctx context.Context, input DeleteAPIKeyInput) (*DeleteAPIKeyPayload, error)
+	BeginTwoFactorSetup(ctx context.Context) (*BeginTwoFactorSetupPayload, error)
+	EnableTwoFactor(ctx context.Context, input EnableTwoFactorInput) (*EnableTwoFactorPayload, error)
+	DisableTwoFactor(ctx context.Context, input DisableTwoFactorInput) (*DisableTwoFactorPayload, error)
+	RegenerateRecoveryCodes(ctx context.Context, input RegenerateRecoveryCodesInput) (*RegenerateRecoveryCodesPayload, error)
 	RevokeSession(ctx context.Context, input RevokeSessionInput) (*RevokeSessionPayload, error)
 	RevokeOtherSessions(ctx context.Context) (*RevokeOtherSessionsPayload, error)
 }
@@ -508,6 +546,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
 
+	case "BeginTwoFactorSetupPayload.otpauthUrl":
+		if e.ComplexityRoot.BeginTwoFactorSetupPayload.OtpauthURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginTwoFactorSetupPayload.OtpauthURL(childComplexity), true
+	case "BeginTwoFactorSetupPayload.qrCode":
+		if e.ComplexityRoot.BeginTwoFactorSetupPayload.QRCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginTwoFactorSetupPayload.QRCode(childComplexity), true
+	case "BeginTwoFactorSetupPayload.secret":
+		if e.ComplexityRoot.BeginTwoFactorSetupPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginTwoFactorSetupPayload.Secret(childComplexity), true
+	case "BeginTwoFactorSetupPayload.userErrors":
+		if e.ComplexityRoot.BeginTwoFactorSetupPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginTwoFactorSetupPayload.UserErrors(childComplexity), true
+
 	case "ChangePasswordPayload.revokedApiKeys":
 		if e.ComplexityRoot.ChangePasswordPayload.RevokedAPIKeys == nil {
 			break
@@ -565,6 +628,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteApiKeyPayload.UserErrors(childComplexity), true
 
+	case "DisableTwoFactorPayload.user":
+		if e.ComplexityRoot.DisableTwoFactorPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisableTwoFactorPayload.User(childComplexity), true
+	case "DisableTwoFactorPayload.userErrors":
+		if e.ComplexityRoot.DisableTwoFactorPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisableTwoFactorPayload.UserErrors(childComplexity), true
+
+	case "EnableTwoFactorPayload.recoveryCodes":
+		if e.ComplexityRoot.EnableTwoFactorPayload.RecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnableTwoFactorPayload.RecoveryCodes(childComplexity), true
+	case "EnableTwoFactorPayload.user":
+		if e.ComplexityRoot.EnableTwoFactorPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnableTwoFactorPayload.User(childComplexity), true
+	case "EnableTwoFactorPayload.userErrors":
+		if e.ComplexityRoot.EnableTwoFactorPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnableTwoFactorPayload.UserErrors(childComplexity), true
+
+	case "LoginCheckpointPayload.user":
+		if e.ComplexityRoot.LoginCheckpointPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginCheckpointPayload.User(childComplexity), true
+	case "LoginCheckpointPayload.userErrors":
+		if e.ComplexityRoot.LoginCheckpointPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginCheckpointPayload.UserErrors(childComplexity), true
+
 	case "LoginPayload.confirmationToken":
 		if e.ComplexityRoot.LoginPayload.ConfirmationToken == nil {
 			break
@@ -603,6 +711,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.UserErrors(childComplexity), true
 
+	case "Mutation.beginTwoFactorSetup":
+		if e.ComplexityRoot.Mutation.BeginTwoFactorSetup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.BeginTwoFactorSetup(childComplexity), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -636,6 +750,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAPIKey(childComplexity, args["input"].(DeleteAPIKeyInput)), true
+	case "Mutation.disableTwoFactor":
+		if e.ComplexityRoot.Mutation.DisableTwoFactor == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableTwoFactor_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableTwoFactor(childComplexity, args["input"].(DisableTwoFactorInput)), true
+	case "Mutation.enableTwoFactor":
+		if e.ComplexityRoot.Mutation.EnableTwoFactor == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enableTwoFactor_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnableTwoFactor(childComplexity, args["input"].(EnableTwoFactorInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -647,6 +783,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Login(childComplexity, args["input"].(LoginInput)), true
+	case "Mutation.loginCheckpoint":
+		if e.ComplexityRoot.Mutation.LoginCheckpoint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_loginCheckpoint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LoginCheckpoint(childComplexity, args["input"].(LoginCheckpointInput)), true
 	case "Mutation.logout":
 		if e.ComplexityRoot.Mutation.Logout == nil {
 			break
@@ -664,6 +811,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecreateAPIKey(childComplexity, args["input"].(RecreateAPIKeyInput)), true
+	case "Mutation.regenerateRecoveryCodes":
+		if e.ComplexityRoot.Mutation.RegenerateRecoveryCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_regenerateRecoveryCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateRecoveryCodes(childComplexity, args["input"].(RegenerateRecoveryCodesInput)), true
 	case "Mutation.register":
 		if e.ComplexityRoot.Mutation.Register == nil {
 			break
@@ -839,6 +997,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecreateApiKeyPayload.UserErrors(childComplexity), true
+
+	case "RegenerateRecoveryCodesPayload.recoveryCodes":
+		if e.ComplexityRoot.RegenerateRecoveryCodesPayload.RecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegenerateRecoveryCodesPayload.RecoveryCodes(childComplexity), true
+	case "RegenerateRecoveryCodesPayload.userErrors":
+		if e.ComplexityRoot.RegenerateRecoveryCodesPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegenerateRecoveryCodesPayload.UserErrors(childComplexity), true
 
 	case "RegisterPayload.user":
 		if e.ComplexityRoot.RegisterPayload.User == nil {
@@ -1184,8 +1355,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("DeleteApiKeyInput", ec.unmarshalInputDeleteApiKeyInput),
+			graphql.NewInputUnmarshaler("DisableTwoFactorInput", ec.unmarshalInputDisableTwoFactorInput),
+			graphql.NewInputUnmarshaler("EnableTwoFactorInput", ec.unmarshalInputEnableTwoFactorInput),
+			graphql.NewInputUnmarshaler("LoginCheckpointInput", ec.unmarshalInputLoginCheckpointInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("RecreateApiKeyInput", ec.unmarshalInputRecreateApiKeyInput),
+			graphql.NewInputUnmarshaler("RegenerateRecoveryCodesInput", ec.unmarshalInputRegenerateRecoveryCodesInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("UpdateAccountInput", ec.unmarshalInputUpdateAccountInput),
@@ -1437,6 +1612,8 @@ type Mutation {
   register(input: RegisterInput!): RegisterPayload!
   "Signs in with a password: sets the session cookie, or asks for the two-factor checkpoint."
   login(input: LoginInput!): LoginPayload!
+  "Completes a two-factor login: the confirmation token from login and a TOTP or recovery code; sets the session cookie."
+  loginCheckpoint(input: LoginCheckpointInput!): LoginCheckpointPayload!
   "Ends the session this request uses and clears the cookie."
   logout: LogoutPayload!
 
@@ -1453,6 +1630,15 @@ type Mutation {
   recreateApiKey(input: RecreateApiKeyInput!): RecreateApiKeyPayload!
   "Deletes an API key; it stops working at once. Needs api-keys.delete."
   deleteApiKey(input: DeleteApiKeyInput!): DeleteApiKeyPayload!
+
+  "Starts two-factor setup: a new pending secret (replacing any earlier one) to scan or type into an authenticator app. Needs account.two-factor."
+  beginTwoFactorSetup: BeginTwoFactorSetupPayload!
+  "Turns two-factor on with a code of the pending secret and the password; returns the recovery codes, the only time they are shown. Needs account.two-factor."
+  enableTwoFactor(input: EnableTwoFactorInput!): EnableTwoFactorPayload!
+  "Turns two-factor off with a TOTP or recovery code and the password. Needs account.two-factor."
+  disableTwoFactor(input: DisableTwoFactorInput!): DisableTwoFactorPayload!
+  "Replaces every recovery code with a fresh set, confirmed by a TOTP or recovery code and the password. Needs account.two-factor."
+  regenerateRecoveryCodes(input: RegenerateRecoveryCodesInput!): RegenerateRecoveryCodesPayload!
 
   "Ends one session of the account; its cookie stops working at once. Needs sessions.delete."
   revokeSession(input: RevokeSessionInput!): RevokeSessionPayload!
@@ -1619,6 +1805,67 @@ type RevokeOtherSessionsPayload {
   revokedCount: Int!
   userErrors: [UserError!]!
 }
+
+input LoginCheckpointInput {
+  "The confirmationToken login returned."
+  confirmationToken: String!
+  "A 6-digit TOTP code or a 10-character recovery code."
+  code: String!
+}
+
+type LoginCheckpointPayload {
+  user: User
+  userErrors: [UserError!]!
+}
+
+type BeginTwoFactorSetupPayload {
+  "otpauth://totp/<APP_NAME>:<email>?secret=…&issuer=<APP_NAME>"
+  otpauthUrl: String
+  "The secret in base32, for typing in by hand."
+  secret: String
+  "The otpauth URL as a QR code: a PNG data URI for an <img>."
+  qrCode: String
+  userErrors: [UserError!]!
+}
+
+input EnableTwoFactorInput {
+  "A 6-digit code of the pending secret."
+  code: String!
+  "The current password."
+  password: String!
+}
+
+type EnableTwoFactorPayload {
+  user: User
+  "Ten single-use codes for when the authenticator is lost: shown here once, never again."
+  recoveryCodes: [String!]
+  userErrors: [UserError!]!
+}
+
+input DisableTwoFactorInput {
+  "A 6-digit TOTP code or a 10-character recovery code."
+  code: String!
+  "The current password."
+  password: String!
+}
+
+type DisableTwoFactorPayload {
+  user: User
+  userErrors: [UserError!]!
+}
+
+input RegenerateRecoveryCodesInput {
+  "A 6-digit TOTP code or a 10-character recovery code."
+  code: String!
+  "The current password."
+  password: String!
+}
+
+type RegenerateRecoveryCodesPayload {
+  "The new set: shown here once, never again."
+  recoveryCodes: [String!]
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1717,6 +1964,20 @@ func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginTwoFactorSetupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "otpauthUrl":
+		return ec.fieldContext_BeginTwoFactorSetupPayload_otpauthUrl(ctx, field)
+	case "secret":
+		return ec.fieldContext_BeginTwoFactorSetupPayload_secret(ctx, field)
+	case "qrCode":
+		return ec.fieldContext_BeginTwoFactorSetupPayload_qrCode(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BeginTwoFactorSetupPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginTwoFactorSetupPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -1751,6 +2012,38 @@ func (ec *executionContext) childFields_DeleteApiKeyPayload(ctx context.Context,
 		return ec.fieldContext_DeleteApiKeyPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DisableTwoFactorPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_DisableTwoFactorPayload_user(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DisableTwoFactorPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisableTwoFactorPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EnableTwoFactorPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_EnableTwoFactorPayload_user(ctx, field)
+	case "recoveryCodes":
+		return ec.fieldContext_EnableTwoFactorPayload_recoveryCodes(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_EnableTwoFactorPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnableTwoFactorPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LoginCheckpointPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_LoginCheckpointPayload_user(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_LoginCheckpointPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LoginCheckpointPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1837,6 +2130,16 @@ func (ec *executionContext) childFields_RecreateApiKeyPayload(ctx context.Contex
 		return ec.fieldContext_RecreateApiKeyPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecreateApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RegenerateRecoveryCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recoveryCodes":
+		return ec.fieldContext_RegenerateRecoveryCodesPayload_recoveryCodes(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RegenerateRecoveryCodesPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RegenerateRecoveryCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2169,6 +2472,48 @@ func (ec *executionContext) field_Mutation_deleteApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_disableTwoFactor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DisableTwoFactorInput, error) {
+			return ec.unmarshalNDisableTwoFactorInput2accountdᚋgraphᚐDisableTwoFactorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_enableTwoFactor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (EnableTwoFactorInput, error) {
+			return ec.unmarshalNEnableTwoFactorInput2accountdᚋgraphᚐEnableTwoFactorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_loginCheckpoint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (LoginCheckpointInput, error) {
+			return ec.unmarshalNLoginCheckpointInput2accountdᚋgraphᚐLoginCheckpointInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2189,6 +2534,20 @@ func (ec *executionContext) field_Mutation_recreateApiKey_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (RecreateAPIKeyInput, error) {
 			return ec.unmarshalNRecreateApiKeyInput2accountdᚋgraphᚐRecreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_regenerateRecoveryCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RegenerateRecoveryCodesInput, error) {
+			return ec.unmarshalNRegenerateRecoveryCodesInput2accountdᚋgraphᚐRegenerateRecoveryCodesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3142,6 +3501,107 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _BeginTwoFactorSetupPayload_otpauthUrl(ctx context.Context, field graphql.CollectedField, obj *BeginTwoFactorSetupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginTwoFactorSetupPayload_otpauthUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OtpauthURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginTwoFactorSetupPayload_otpauthUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginTwoFactorSetupPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _BeginTwoFactorSetupPayload_secret(ctx context.Context, field graphql.CollectedField, obj *BeginTwoFactorSetupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginTwoFactorSetupPayload_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginTwoFactorSetupPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginTwoFactorSetupPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _BeginTwoFactorSetupPayload_qrCode(ctx context.Context, field graphql.CollectedField, obj *BeginTwoFactorSetupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginTwoFactorSetupPayload_qrCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginTwoFactorSetupPayload_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginTwoFactorSetupPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _BeginTwoFactorSetupPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *BeginTwoFactorSetupPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginTwoFactorSetupPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginTwoFactorSetupPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginTwoFactorSetupPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangePasswordPayload_user(ctx context.Context, field graphql.CollectedField, obj *ChangePasswordPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3384,6 +3844,221 @@ func (ec *executionContext) _DeleteApiKeyPayload_userErrors(ctx context.Context,
 func (ec *executionContext) fieldContext_DeleteApiKeyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "DeleteApiKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisableTwoFactorPayload_user(ctx context.Context, field graphql.CollectedField, obj *DisableTwoFactorPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisableTwoFactorPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖaccountdᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisableTwoFactorPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisableTwoFactorPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisableTwoFactorPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *DisableTwoFactorPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisableTwoFactorPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisableTwoFactorPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisableTwoFactorPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnableTwoFactorPayload_user(ctx context.Context, field graphql.CollectedField, obj *EnableTwoFactorPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnableTwoFactorPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖaccountdᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnableTwoFactorPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnableTwoFactorPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnableTwoFactorPayload_recoveryCodes(ctx context.Context, field graphql.CollectedField, obj *EnableTwoFactorPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnableTwoFactorPayload_recoveryCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveryCodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnableTwoFactorPayload_recoveryCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnableTwoFactorPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnableTwoFactorPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *EnableTwoFactorPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnableTwoFactorPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnableTwoFactorPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnableTwoFactorPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoginCheckpointPayload_user(ctx context.Context, field graphql.CollectedField, obj *LoginCheckpointPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginCheckpointPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖaccountdᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginCheckpointPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoginCheckpointPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoginCheckpointPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *LoginCheckpointPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginCheckpointPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoginCheckpointPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoginCheckpointPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -3641,6 +4316,50 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_login_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_loginCheckpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_loginCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LoginCheckpoint(ctx, fc.Args["input"].(LoginCheckpointInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LoginCheckpointPayload) graphql.Marshaler {
+			return ec.marshalNLoginCheckpointPayload2ᚖaccountdᚋgraphᚐLoginCheckpointPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_loginCheckpoint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoginCheckpointPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_loginCheckpoint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3981,6 +4700,170 @@ func (ec *executionContext) fieldContext_Mutation_deleteApiKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginTwoFactorSetup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginTwoFactorSetup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().BeginTwoFactorSetup(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BeginTwoFactorSetupPayload) graphql.Marshaler {
+			return ec.marshalNBeginTwoFactorSetupPayload2ᚖaccountdᚋgraphᚐBeginTwoFactorSetupPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginTwoFactorSetup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginTwoFactorSetupPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enableTwoFactor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enableTwoFactor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnableTwoFactor(ctx, fc.Args["input"].(EnableTwoFactorInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *EnableTwoFactorPayload) graphql.Marshaler {
+			return ec.marshalNEnableTwoFactorPayload2ᚖaccountdᚋgraphᚐEnableTwoFactorPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enableTwoFactor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnableTwoFactorPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enableTwoFactor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableTwoFactor(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableTwoFactor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableTwoFactor(ctx, fc.Args["input"].(DisableTwoFactorInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DisableTwoFactorPayload) graphql.Marshaler {
+			return ec.marshalNDisableTwoFactorPayload2ᚖaccountdᚋgraphᚐDisableTwoFactorPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableTwoFactor(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisableTwoFactorPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableTwoFactor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_regenerateRecoveryCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_regenerateRecoveryCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateRecoveryCodes(ctx, fc.Args["input"].(RegenerateRecoveryCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RegenerateRecoveryCodesPayload) graphql.Marshaler {
+			return ec.marshalNRegenerateRecoveryCodesPayload2ᚖaccountdᚋgraphᚐRegenerateRecoveryCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_regenerateRecoveryCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RegenerateRecoveryCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateRecoveryCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4615,6 +5498,61 @@ func (ec *executionContext) _RecreateApiKeyPayload_userErrors(ctx context.Contex
 func (ec *executionContext) fieldContext_RecreateApiKeyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RecreateApiKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RegenerateRecoveryCodesPayload_recoveryCodes(ctx context.Context, field graphql.CollectedField, obj *RegenerateRecoveryCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegenerateRecoveryCodesPayload_recoveryCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveryCodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RegenerateRecoveryCodesPayload_recoveryCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegenerateRecoveryCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegenerateRecoveryCodesPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *RegenerateRecoveryCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegenerateRecoveryCodesPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RegenerateRecoveryCodesPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RegenerateRecoveryCodesPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -7250,6 +8188,153 @@ func UnmarshalDeleteApiKeyInput(ctx context.Context, raw any) (DeleteAPIKeyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDisableTwoFactorInput(ctx context.Context, obj any) (DisableTwoFactorInput, error) {
+	var it DisableTwoFactorInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisableTwoFactorInput unmarshals raw into the DisableTwoFactorInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisableTwoFactorInput(ctx context.Context, raw any) (DisableTwoFactorInput, error) {
+	var out DisableTwoFactorInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisableTwoFactorInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEnableTwoFactorInput(ctx context.Context, obj any) (EnableTwoFactorInput, error) {
+	var it EnableTwoFactorInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEnableTwoFactorInput unmarshals raw into the EnableTwoFactorInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEnableTwoFactorInput(ctx context.Context, raw any) (EnableTwoFactorInput, error) {
+	var out EnableTwoFactorInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EnableTwoFactorInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLoginCheckpointInput(ctx context.Context, obj any) (LoginCheckpointInput, error) {
+	var it LoginCheckpointInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"confirmationToken", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "confirmationToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmationToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmationToken = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLoginCheckpointInput unmarshals raw into the LoginCheckpointInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLoginCheckpointInput(ctx context.Context, raw any) (LoginCheckpointInput, error) {
+	var out LoginCheckpointInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LoginCheckpointInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (LoginInput, error) {
 	var it LoginInput
 	if obj == nil {
@@ -7338,6 +8423,55 @@ func (ec *executionContext) unmarshalInputRecreateApiKeyInput(ctx context.Contex
 func UnmarshalRecreateApiKeyInput(ctx context.Context, raw any) (RecreateAPIKeyInput, error) {
 	var out RecreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecreateApiKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRegenerateRecoveryCodesInput(ctx context.Context, obj any) (RegenerateRecoveryCodesInput, error) {
+	var it RegenerateRecoveryCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRegenerateRecoveryCodesInput unmarshals raw into the RegenerateRecoveryCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRegenerateRecoveryCodesInput(ctx context.Context, raw any) (RegenerateRecoveryCodesInput, error) {
+	var out RegenerateRecoveryCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RegenerateRecoveryCodesInput", raw, &out)
 	return out, err
 }
 
@@ -7982,6 +9116,54 @@ func (ec *executionContext) _ApiKeyEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var beginTwoFactorSetupPayloadImplementors = []string{"BeginTwoFactorSetupPayload"}
+
+func (ec *executionContext) _BeginTwoFactorSetupPayload(ctx context.Context, sel ast.SelectionSet, obj *BeginTwoFactorSetupPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginTwoFactorSetupPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginTwoFactorSetupPayload")
+		case "otpauthUrl":
+			out.Values[i] = ec._BeginTwoFactorSetupPayload_otpauthUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._BeginTwoFactorSetupPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "qrCode":
+			out.Values[i] = ec._BeginTwoFactorSetupPayload_qrCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BeginTwoFactorSetupPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var changePasswordPayloadImplementors = []string{"ChangePasswordPayload"}
 
 func (ec *executionContext) _ChangePasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *ChangePasswordPayload) graphql.Marshaler {
@@ -8091,6 +9273,125 @@ func (ec *executionContext) _DeleteApiKeyPayload(ctx context.Context, sel ast.Se
 			}
 		case "userErrors":
 			out.Values[i] = ec._DeleteApiKeyPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disableTwoFactorPayloadImplementors = []string{"DisableTwoFactorPayload"}
+
+func (ec *executionContext) _DisableTwoFactorPayload(ctx context.Context, sel ast.SelectionSet, obj *DisableTwoFactorPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disableTwoFactorPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisableTwoFactorPayload")
+		case "user":
+			out.Values[i] = ec._DisableTwoFactorPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._DisableTwoFactorPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enableTwoFactorPayloadImplementors = []string{"EnableTwoFactorPayload"}
+
+func (ec *executionContext) _EnableTwoFactorPayload(ctx context.Context, sel ast.SelectionSet, obj *EnableTwoFactorPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enableTwoFactorPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnableTwoFactorPayload")
+		case "user":
+			out.Values[i] = ec._EnableTwoFactorPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recoveryCodes":
+			out.Values[i] = ec._EnableTwoFactorPayload_recoveryCodes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._EnableTwoFactorPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var loginCheckpointPayloadImplementors = []string{"LoginCheckpointPayload"}
+
+func (ec *executionContext) _LoginCheckpointPayload(ctx context.Context, sel ast.SelectionSet, obj *LoginCheckpointPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, loginCheckpointPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LoginCheckpointPayload")
+		case "user":
+			out.Values[i] = ec._LoginCheckpointPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._LoginCheckpointPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8230,6 +9531,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "loginCheckpoint":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_loginCheckpoint(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "logout":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_logout(ctx, field)
@@ -8282,6 +9590,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteApiKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginTwoFactorSetup":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginTwoFactorSetup(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enableTwoFactor":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enableTwoFactor(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disableTwoFactor":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableTwoFactor(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "regenerateRecoveryCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_regenerateRecoveryCodes(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8579,6 +9915,44 @@ func (ec *executionContext) _RecreateApiKeyPayload(ctx context.Context, sel ast.
 			}
 		case "userErrors":
 			out.Values[i] = ec._RecreateApiKeyPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var regenerateRecoveryCodesPayloadImplementors = []string{"RegenerateRecoveryCodesPayload"}
+
+func (ec *executionContext) _RegenerateRecoveryCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *RegenerateRecoveryCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, regenerateRecoveryCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RegenerateRecoveryCodesPayload")
+		case "recoveryCodes":
+			out.Values[i] = ec._RegenerateRecoveryCodesPayload_recoveryCodes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RegenerateRecoveryCodesPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9640,6 +11014,14 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚖaccountdᚋgraphᚐAPIKeyEdge(
 	return ec._ApiKeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBeginTwoFactorSetupPayload2ᚖaccountdᚋgraphᚐBeginTwoFactorSetupPayload(ctx context.Context, sel ast.SelectionSet, v *BeginTwoFactorSetupPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BeginTwoFactorSetupPayload!")
+		return graphql.Null
+	}
+	return ec._BeginTwoFactorSetupPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9693,6 +11075,32 @@ func (ec *executionContext) marshalNDeleteApiKeyPayload2ᚖaccountdᚋgraphᚐDe
 	return ec._DeleteApiKeyPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDisableTwoFactorInput2accountdᚋgraphᚐDisableTwoFactorInput(ctx context.Context, v any) (DisableTwoFactorInput, error) {
+	res, err := ec.unmarshalInputDisableTwoFactorInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisableTwoFactorPayload2ᚖaccountdᚋgraphᚐDisableTwoFactorPayload(ctx context.Context, sel ast.SelectionSet, v *DisableTwoFactorPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisableTwoFactorPayload!")
+		return graphql.Null
+	}
+	return ec._DisableTwoFactorPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEnableTwoFactorInput2accountdᚋgraphᚐEnableTwoFactorInput(ctx context.Context, v any) (EnableTwoFactorInput, error) {
+	res, err := ec.unmarshalInputEnableTwoFactorInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEnableTwoFactorPayload2ᚖaccountdᚋgraphᚐEnableTwoFactorPayload(ctx context.Context, sel ast.SelectionSet, v *EnableTwoFactorPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnableTwoFactorPayload!")
+		return graphql.Null
+	}
+	return ec._EnableTwoFactorPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9719,6 +11127,19 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNLoginCheckpointInput2accountdᚋgraphᚐLoginCheckpointInput(ctx context.Context, v any) (LoginCheckpointInput, error) {
+	res, err := ec.unmarshalInputLoginCheckpointInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLoginCheckpointPayload2ᚖaccountdᚋgraphᚐLoginCheckpointPayload(ctx context.Context, sel ast.SelectionSet, v *LoginCheckpointPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LoginCheckpointPayload!")
+		return graphql.Null
+	}
+	return ec._LoginCheckpointPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLoginInput2accountdᚋgraphᚐLoginInput(ctx context.Context, v any) (LoginInput, error) {
@@ -9809,6 +11230,19 @@ func (ec *executionContext) marshalNRecreateApiKeyPayload2ᚖaccountdᚋgraphᚐ
 		return graphql.Null
 	}
 	return ec._RecreateApiKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRegenerateRecoveryCodesInput2accountdᚋgraphᚐRegenerateRecoveryCodesInput(ctx context.Context, v any) (RegenerateRecoveryCodesInput, error) {
+	res, err := ec.unmarshalInputRegenerateRecoveryCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRegenerateRecoveryCodesPayload2ᚖaccountdᚋgraphᚐRegenerateRecoveryCodesPayload(ctx context.Context, sel ast.SelectionSet, v *RegenerateRecoveryCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RegenerateRecoveryCodesPayload!")
+		return graphql.Null
+	}
+	return ec._RegenerateRecoveryCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRegisterInput2accountdᚋgraphᚐRegisterInput(ctx context.Context, v any) (RegisterInput, error) {

@@ -52,7 +52,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.SetDisableSuggestion(true)
-	srv.AroundOperations(limitCheckingFields)
+	srv.Use(checkingFieldLimit{r})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		e := presentError(ctx, err)
 		if e.Extensions["code"] == "INTERNAL" {

@@ -13,6 +13,16 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+type BeginTwoFactorSetupPayload struct {
+	// otpauth://totp/<APP_NAME>:<email>?secret=…&issuer=<APP_NAME>
+	OtpauthURL *string `json:"otpauthUrl,omitempty"`
+	// The secret in base32, for typing in by hand.
+	Secret *string `json:"secret,omitempty"`
+	// The otpauth URL as a QR code: a PNG data URI for an <img>.
+	QRCode     *string      `json:"qrCode,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
@@ -56,6 +66,44 @@ type DeleteAPIKeyPayload struct {
 	UserErrors      []*UserError `json:"userErrors"`
 }
 
+type DisableTwoFactorInput struct {
+	// A 6-digit TOTP code or a 10-character recovery code.
+	Code string `json:"code"`
+	// The current password.
+	Password string `json:"password"`
+}
+
+type DisableTwoFactorPayload struct {
+	User       *model.User  `json:"user,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type EnableTwoFactorInput struct {
+	// A 6-digit code of the pending secret.
+	Code string `json:"code"`
+	// The current password.
+	Password string `json:"password"`
+}
+
+type EnableTwoFactorPayload struct {
+	User *model.User `json:"user,omitempty"`
+	// Ten single-use codes for when the authenticator is lost: shown here once, never again.
+	RecoveryCodes []string     `json:"recoveryCodes,omitempty"`
+	UserErrors    []*UserError `json:"userErrors"`
+}
+
+type LoginCheckpointInput struct {
+	// The confirmationToken login returned.
+	ConfirmationToken string `json:"confirmationToken"`
+	// A 6-digit TOTP code or a 10-character recovery code.
+	Code string `json:"code"`
+}
+
+type LoginCheckpointPayload struct {
+	User       *model.User  `json:"user,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type LoginInput struct {
 	// A username, or an e-mail address.
 	User     string `json:"user"`
@@ -91,6 +139,19 @@ type RecreateAPIKeyPayload struct {
 	// The new full key: shown here once, never again.
 	Key        *string      `json:"key,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+type RegenerateRecoveryCodesInput struct {
+	// A 6-digit TOTP code or a 10-character recovery code.
+	Code string `json:"code"`
+	// The current password.
+	Password string `json:"password"`
+}
+
+type RegenerateRecoveryCodesPayload struct {
+	// The new set: shown here once, never again.
+	RecoveryCodes []string     `json:"recoveryCodes,omitempty"`
+	UserErrors    []*UserError `json:"userErrors"`
 }
 
 type RegisterInput struct {

@@ -8,6 +8,7 @@ package graph
 import (
 	"accountd/account"
 	"accountd/model"
+	"accountd/secret"
 	"accountd/web"
 	"context"
 	"strings"
@@ -89,6 +90,18 @@ func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginP
 	}
 	r.Cookie.Issue(web.ResponseHeaderFrom(ctx), res.SessionToken, r.Service.SessionExpiry(res.Session))
 	return &LoginPayload{User: res.User, UserErrors: []*UserError{}}, nil
+}
+
+// LoginCheckpoint is the resolver for the loginCheckpoint field.
+func (r *mutationResolver) LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error) {
+	res, err := r.Service.LoginCheckpoint(ctx, clientFrom(ctx), account.CheckpointInput{
+		ConfirmationToken: input.ConfirmationToken, Code: input.Code})
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &LoginCheckpointPayload{UserErrors: ue}, err
+	}
+	r.Cookie.Issue(web.ResponseHeaderFrom(ctx), res.SessionToken, r.Service.SessionExpiry(res.Session))
+	return &LoginCheckpointPayload{User: res.User, UserErrors: []*UserError{}}, nil
 }
 
 // Logout is the resolver for the logout field.
@@ -229,6 +242,66 @@ func (r *mutationResolver) DeleteAPIKey(ctx context.Context, input DeleteAPIKeyI
 	}
 	ue, err := userErrors(err, nil)
 	return &DeleteAPIKeyPayload{UserErrors: ue}, err
+}
+
+// BeginTwoFactorSetup is the resolver for the beginTwoFactorSetup field.
+func (r *mutationResolver) BeginTwoFactorSetup(ctx context.Context) (*BeginTwoFactorSetupPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	setup, err := r.Service.BeginTwoFactorSetup(ctx, actor)
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &BeginTwoFactorSetupPayload{UserErrors: ue}, err
+	}
+	qr, err := secret.QRCodeDataURI(setup.URL, qrCodeSize)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &BeginTwoFactorSetupPayload{OtpauthURL: &setup.URL, Secret: &setup.Secret, QRCode: &qr, UserErrors: []*UserError{}}, nil
+}
+
+// EnableTwoFactor is the resolver for the enableTwoFactor field.
+func (r *mutationResolver) EnableTwoFactor(ctx context.Context, input EnableTwoFactorInput) (*EnableTwoFactorPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	res, err := r.Service.EnableTwoFactor(ctx, actor, account.TwoFactorInput{Code: input.Code, Password: input.Password})
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &EnableTwoFactorPayload{UserErrors: ue}, err
+	}
+	return &EnableTwoFactorPayload{User: res.User, RecoveryCodes: res.RecoveryCodes, UserErrors: []*UserError{}}, nil
+}
+
+// DisableTwoFactor is the resolver for the disableTwoFactor field.
+func (r *mutationResolver) DisableTwoFactor(ctx context.Context, input DisableTwoFactorInput) (*DisableTwoFactorPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	res, err := r.Service.DisableTwoFactor(ctx, actor, account.TwoFactorInput{Code: input.Code, Password: input.Password})
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &DisableTwoFactorPayload{UserErrors: ue}, err
+	}
+	return &DisableTwoFactorPayload{User: res.User, UserErrors: []*UserError{}}, nil
+}
+
+// RegenerateRecoveryCodes is the resolver for the regenerateRecoveryCodes field.
+func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, input RegenerateRecoveryCodesInput) (*RegenerateRecoveryCodesPayload, error) {
+	actor, err := web.ActorFrom(ctx)
+	if actor == nil {
+		return nil, err
+	}
+	res, err := r.Service.RegenerateRecoveryCodes(ctx, actor, account.TwoFactorInput{Code: input.Code, Password: input.Password})
+	if err != nil {
+		ue, err := userErrors(err, nil)
+		return &RegenerateRecoveryCodesPayload{UserErrors: ue}, err
+	}
+	return &RegenerateRecoveryCodesPayload{RecoveryCodes: res.RecoveryCodes, UserErrors: []*UserError{}}, nil
 }
 
 // RevokeSession is the resolver for the revokeSession field.

@@ -12,6 +12,10 @@ import (
 	"accountd/model"
 )
 
+// qrCodeSize is the side, in pixels, of the setup QR code: large enough
+// for any phone camera at arm's length.
+const qrCodeSize = 256
+
 // TwoFactorStatus is the user's two-factor state; the count of recovery
 // codes is resolved only when asked for, since it costs a query.
 type TwoFactorStatus struct {

@@ -15,14 +15,17 @@ const (
 	EventPasswordChanged  = "account:password-changed"
 	EventTwoFactorEnable  = "account:two-factor.enable"
 	EventTwoFactorDisable = "account:two-factor.disable"
-	EventAPIKeyCreate     = "api-key:create"
-	EventAPIKeyUpdate     = "api-key:update"
-	EventAPIKeyDelete     = "api-key:delete"
-	EventAPIKeyRecreate   = "api-key:recreate"
-	EventSessionDelete    = "session:delete"
-	EventSessionDeleteAll = "session:delete-all"
-	EventAuthSuccess      = "auth:success"
-	EventAuthCheckpoint   = "auth:checkpoint"
+	// EventRecoveryCodesRegenerated is ours: the contract has no route
+	// for it, but a new set of recovery codes belongs in the history.
+	EventRecoveryCodesRegenerated = "account:two-factor.recovery-codes"
+	EventAPIKeyCreate             = "api-key:create"
+	EventAPIKeyUpdate             = "api-key:update"
+	EventAPIKeyDelete             = "api-key:delete"
+	EventAPIKeyRecreate           = "api-key:recreate"
+	EventSessionDelete            = "session:delete"
+	EventSessionDeleteAll         = "session:delete-all"
+	EventAuthSuccess              = "auth:success"
+	EventAuthCheckpoint           = "auth:checkpoint"
 )
 
 // Activity is one entry of a user's history. Data holds non-secret details

@@ -36,6 +36,8 @@ type User struct {
 	// or an earlier one is refused, which makes codes single-use.
 	TOTPLastStep int64
 	TOTPLastUsed *time.Time
+	// RecoverySalt is the salt of the user's recovery-code digests.
+	RecoverySalt []byte
 	Created      time.Time
 }
 

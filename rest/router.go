@@ -44,6 +44,7 @@ func (h *Handler) Routes() http.Handler {
 
 	m.HandleFunc("POST /api/auth/register", h.register)
 	m.HandleFunc("POST /api/auth/login", h.login)
+	m.HandleFunc("POST /api/auth/login/checkpoint", h.checkpoint)
 
 	client("GET /api/client/account", h.getAccount)
 	client("PATCH /api/client/account", h.patchAccount)
@@ -51,6 +52,11 @@ func (h *Handler) Routes() http.Handler {
 	client("PUT /api/client/account/password", h.putPassword)
 	client("POST /api/client/account/logout", h.logout)
 	client("GET /api/client/permissions", h.getPermissions)
+
+	client("GET /api/client/account/two-factor", h.getTwoFactor)
+	client("POST /api/client/account/two-factor", h.postTwoFactor)
+	client("DELETE /api/client/account/two-factor", h.deleteTwoFactor)
+	client("POST /api/client/account/two-factor/recovery-codes", h.postRecoveryCodes)
 
 	client("GET /api/client/account/api-keys", h.listAPIKeys)
 	client("POST /api/client/account/api-keys", h.createAPIKey)

@@ -25,7 +25,9 @@ func (h *Handler) ok(w http.ResponseWriter, r *http.Request, v any) {
 	hdr.Set("Content-Type", "application/json")
 	// Account data is per user: shared caches must not keep it, and the
 	// browser must revalidate (cheap, thanks to the ETag).
-	hdr.Set("Cache-Control", "private, no-cache")
+	if hdr.Get("Cache-Control") == "" {
+		hdr.Set("Cache-Control", "private, no-cache")
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		sum := sha256.Sum256(body)
 		etag := `"` + hex.EncodeToString(sum[:16]) + `"`

@@ -174,3 +174,25 @@ func parseArgon2(encoded string) (Argon2Params, []byte, []byte, error) {
 	}
 	return p, salt, key, nil
 }
+
+// Derive returns the argon2id key of input under salt with the hasher's
+// parameters, through the same semaphore as password hashing. Recovery codes
+// use it with one salt per user: checking a code is then one derivation and
+// one indexed lookup, not a verification against every stored code.
+func (h *PasswordHasher) Derive(ctx context.Context, input string, salt []byte) ([]byte, error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer h.release()
+	p := h.params
+	return argon2.IDKey([]byte(input), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen), nil
+}
+
+// NewSalt returns a random salt of the hasher's salt length.
+func (h *PasswordHasher) NewSalt() []byte {
+	salt := make([]byte, h.params.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		panic("secret: crypto/rand failed: " + err.Error())
+	}
+	return salt
+}

@@ -1,0 +1,454 @@
+package account
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"accountd/model"
+	"accountd/secret"
+)
+
+// The shapes of what a user types as a second factor (REST.md §4, §5).
+const (
+	totpCodeLen      = secret.TOTPDigits
+	recoveryCodeLen  = 10
+	recoveryCodeSets = 10 // codes per set
+)
+
+// The answers to a bad second factor. Each names the code field, so
+// GraphQL can point at it; REST shows the bare message, as the contract
+// lists it.
+func errInvalidCode() error     { return codeError("invalid confirmation code") }
+func errInvalidRecovery() error { return codeError("invalid recovery code") }
+func errCodeLength() error      { return codeError("invalid confirmation code length") }
+func errCodeUsed() error        { return codeError("this code has already been used") }
+func codeError(msg string) error {
+	return &model.Error{Code: model.CodeInvalid, Message: msg, Field: "code"}
+}
+
+func errAlreadyEnabled() error {
+	return model.Errorf(model.CodeConflict, "two-factor authentication is already enabled")
+}
+
+func errNotEnabled() error {
+	return model.Errorf(model.CodeConflict, "two-factor authentication is not enabled")
+}
+
+// TwoFactorSetup is a pending secret and the otpauth:// URL an
+// authenticator app imports it from.
+type TwoFactorSetup struct {
+	Secret string
+	URL    string
+}
+
+// BeginTwoFactorSetup stores a new pending secret for the actor's user
+// (replacing any earlier one) and returns it. It is confirmed, and
+// two-factor turned on, by EnableTwoFactor.
+func (s *Service) BeginTwoFactorSetup(ctx context.Context, actor *model.Actor) (*TwoFactorSetup, error) {
+	if err := s.enter(actor, gateTwoFactor); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if u.TOTPEnabled {
+		return nil, errAlreadyEnabled()
+	}
+	if err := editable(u); err != nil {
+		return nil, err
+	}
+	sec := secret.NewTOTPSecret()
+	ok, err := s.store.SetPendingTOTPSecret(ctx, u.ID, sec)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if !ok {
+		return nil, errAlreadyEnabled()
+	}
+	return &TwoFactorSetup{Secret: sec, URL: secret.OTPAuthURL(s.cfg.AppName, u.Email, sec)}, nil
+}
+
+// TwoFactorInput confirms a two-factor change with a code and the
+// current password.
+type TwoFactorInput struct {
+	Code     string
+	Password string
+}
+
+// checkTwoFactorInput validates a code and password; maxCode is 6 where
+// only a TOTP code is accepted, 10 where a recovery code is too.
+func checkTwoFactorInput(in TwoFactorInput, maxCode int) error {
+	var v model.Validation
+	checkLength(&v, "code", in.Code, totpCodeLen, maxCode)
+	checkLength(&v, "password", in.Password, 0, maxPasswordLen)
+	return v.Err()
+}
+
+// TwoFactorResult is the account after a two-factor change and, when the
+// change made them, its new recovery codes.
+type TwoFactorResult struct {
+	User          *model.User
+	RecoveryCodes []string
+}
+
+// EnableTwoFactor turns two-factor on once a code of the pending secret
+// and the password confirm it, and returns the recovery codes — shown
+// this once; only their slow salted digests are stored.
+func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
+	if err := s.enter(actor, gateTwoFactor); err != nil {
+		return nil, err
+	}
+	if err := checkTwoFactorInput(in, totpCodeLen); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if u.TOTPEnabled {
+		return nil, errAlreadyEnabled()
+	}
+	if err := editable(u); err != nil {
+		return nil, err
+	}
+	if u.TOTPSecret == nil {
+		return nil, model.Errorf(model.CodeNotConfigured, "two-factor authentication has not been configured")
+	}
+	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+		return nil, err
+	}
+	res := &TwoFactorResult{}
+	err := s.attempt(ctx, u.ID, checkCodeKind, func() error {
+		now := s.now()
+		step, ok := secret.MatchTOTP(*u.TOTPSecret, in.Code, now)
+		if !ok {
+			return errInvalidCode()
+		}
+		if step <= u.TOTPLastStep {
+			return errCodeUsed()
+		}
+		var salt []byte
+		var digests [][]byte
+		var err error
+		if res.RecoveryCodes, salt, digests, err = s.newRecoveryCodes(ctx); err != nil {
+			return err
+		}
+		return s.store.InTx(ctx, func(ctx context.Context) error {
+			ok, err := s.store.EnableTwoFactor(ctx, u.ID, *u.TOTPSecret, step, now, salt)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return s.enableConflict(ctx, u)
+			}
+			if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, now); err != nil {
+				return err
+			}
+			if err := s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorEnable, nil); err != nil {
+				return err
+			}
+			res.User, err = s.store.UserByID(ctx, u.ID)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, model.AsError(err)
+	}
+	return res, nil
+}
+
+// enableConflict explains why enabling wrote nothing: another request
+// enabled it, replaced the pending secret, or used the code first.
+func (s *Service) enableConflict(ctx context.Context, u *model.User) error {
+	cur, err := s.store.UserByID(ctx, u.ID)
+	switch {
+	case err != nil:
+		return err
+	case cur == nil:
+		return model.Errorf(model.CodeUnauthenticated, "invalid session")
+	case cur.TOTPEnabled:
+		return errAlreadyEnabled()
+	case cur.TOTPSecret == nil || *cur.TOTPSecret != *u.TOTPSecret:
+		return errInvalidCode() // a newer setup replaced the secret this code belongs to
+	}
+	return errCodeUsed()
+}
+
+// newRecoveryCodes returns a fresh set of recovery codes, a new salt and
+// the codes' digests under it.
+func (s *Service) newRecoveryCodes(ctx context.Context) ([]string, []byte, [][]byte, error) {
+	salt := s.hasher.NewSalt()
+	codes := make([]string, recoveryCodeSets)
+	digests := make([][]byte, recoveryCodeSets)
+	for i := range codes {
+		codes[i] = secret.RandomString(recoveryCodeLen)
+		d, err := s.hasher.Derive(ctx, codes[i], salt)
+		if err != nil {
+			return nil, nil, nil, model.Internal(err)
+		}
+		digests[i] = d
+	}
+	return codes, salt, digests, nil
+}
+
+// DisableTwoFactor turns two-factor off, confirmed by the password and a
+// TOTP or recovery code; the secret and every recovery code are deleted.
+func (s *Service) DisableTwoFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
+	return s.withSecondFactor(ctx, actor, in, nil, func(ctx context.Context, u *model.User, using string, _ *TwoFactorResult) error {
+		ok, err := s.store.DisableTwoFactor(ctx, u.ID, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotEnabled()
+		}
+		return s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorDisable, map[string]string{"using": using})
+	})
+}
+
+// RegenerateRecoveryCodes replaces every recovery code with a fresh set,
+// confirmed by the password and a TOTP or recovery code.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
+	var codes []string
+	var salt []byte
+	var digests [][]byte
+	// The ten slow derivations run once the code is known to be right and
+	// before the transaction, so they never hold the write lock.
+	derive := func(ctx context.Context) error {
+		var err error
+		codes, salt, digests, err = s.newRecoveryCodes(ctx)
+		return err
+	}
+	return s.withSecondFactor(ctx, actor, in, derive, func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error {
+		res.RecoveryCodes = codes
+		if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, s.now()); err != nil {
+			return err
+		}
+		return s.record(ctx, u.ID, actor, actor.IP, model.EventRecoveryCodesRegenerated, map[string]string{"using": using})
+	})
+}
+
+// withSecondFactor runs the checks of a change to an enabled two-factor
+// setup — input, permission, state, password, then the code — and calls
+// change in the transaction that consumes the code, so the code is spent
+// exactly when the change is made. prepare, if not nil, runs once the code
+// has checked out and before the transaction. The result carries the
+// account as the change left it.
+func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput, prepare func(ctx context.Context) error,
+	change func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error) (*TwoFactorResult, error) {
+	if err := s.enter(actor, gateTwoFactor); err != nil {
+		return nil, err
+	}
+	if err := checkTwoFactorInput(in, recoveryCodeLen); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+		return nil, err
+	}
+	u := actor.User
+	if !u.TOTPEnabled {
+		return nil, errNotEnabled()
+	}
+	if n := len(in.Code); n != totpCodeLen && n != recoveryCodeLen {
+		return nil, errCodeLength()
+	}
+	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+		return nil, err
+	}
+	res := &TwoFactorResult{}
+	err := s.attempt(ctx, u.ID, checkCodeKind, func() error {
+		f, err := s.prepareCode(ctx, u, in.Code)
+		if err != nil {
+			return err
+		}
+		if prepare != nil {
+			if err := prepare(ctx); err != nil {
+				return err
+			}
+		}
+		return s.store.InTx(ctx, func(ctx context.Context) error {
+			if err := s.consumeCode(ctx, u, f); err != nil {
+				return err
+			}
+			if err := change(ctx, u, f.using(), res); err != nil {
+				return err
+			}
+			res.User, err = s.store.UserByID(ctx, u.ID)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, model.AsError(err)
+	}
+	return res, nil
+}
+
+// secondFactor is a code a user typed, verified as far as possible before
+// any write: a TOTP code's matching step, or a recovery code's digest.
+type secondFactor struct {
+	recovery bool
+	step     int64
+	digest   []byte
+}
+
+// using names the factor for auth:success and the activity log.
+func (f *secondFactor) using() string {
+	if f.recovery {
+		return "recovery-code"
+	}
+	return "two-factor"
+}
+
+// prepareCode classifies a code by length (6: TOTP, 10: recovery code) and
+// does the checks that need no write.
+func (s *Service) prepareCode(ctx context.Context, u *model.User, code string) (*secondFactor, error) {
+	switch len(code) {
+	case totpCodeLen:
+		if u.TOTPSecret == nil {
+			return nil, errInvalidCode()
+		}
+		step, ok := secret.MatchTOTP(*u.TOTPSecret, code, s.now())
+		if !ok {
+			return nil, errInvalidCode()
+		}
+		if step <= u.TOTPLastStep {
+			return nil, errCodeUsed()
+		}
+		return &secondFactor{step: step}, nil
+	case recoveryCodeLen:
+		if !secret.IsAlphanumeric(code) || len(u.RecoverySalt) == 0 {
+			return nil, errInvalidRecovery()
+		}
+		d, err := s.hasher.Derive(ctx, code, u.RecoverySalt)
+		if err != nil {
+			return nil, model.Internal(err)
+		}
+		return &secondFactor{recovery: true, digest: d}, nil
+	}
+	return nil, errCodeLength()
+}
+
+// consumeCode spends a prepared code with one conditional write: of two
+// requests with the same code, exactly one gets past it.
+func (s *Service) consumeCode(ctx context.Context, u *model.User, f *secondFactor) error {
+	if f.recovery {
+		ok, err := s.store.UseRecoveryCode(ctx, u.ID, f.digest)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errInvalidRecovery()
+		}
+		return nil
+	}
+	ok, err := s.store.UseTOTPStep(ctx, u.ID, f.step, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errCodeUsed()
+	}
+	return nil
+}
+
+// DisableTwoFactorFor turns two-factor off for the account with the given
+// username or e-mail address: the operator's way back in for a user who
+// lost their authenticator and recovery codes.
+func (s *Service) DisableTwoFactorFor(ctx context.Context, login string) (*model.User, error) {
+	u, err := s.store.UserByLogin(ctx, login, strings.Contains(login, "@"))
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if u == nil {
+		return nil, model.Errorf(model.CodeNotFound, "user not found")
+	}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		ok, err := s.store.DisableTwoFactor(ctx, u.ID, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotEnabled()
+		}
+		return s.record(ctx, u.ID, nil, netip.Addr{}, model.EventTwoFactorDisable, map[string]string{"by": "operator"})
+	})
+	if err != nil {
+		return nil, model.AsError(err)
+	}
+	return u, nil
+}
+
+// loginTokenAttempts bounds the codes one confirmation token may try.
+const loginTokenAttempts = 5
+
+// CheckpointInput completes a two-factor login.
+type CheckpointInput struct {
+	ConfirmationToken string
+	Code              string
+}
+
+// LoginCheckpoint exchanges the confirmation token of a password login and
+// a TOTP or recovery code for a session. The token is single-use, lives
+// five minutes and allows a few codes; the code is charged to the
+// account's attempt budget like any other.
+func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in CheckpointInput) (*LoginResult, error) {
+	var v model.Validation
+	checkLength(&v, "code", in.Code, totpCodeLen, recoveryCodeLen)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	invalidToken := &model.Error{Code: model.CodeInvalid, Message: "invalid confirmation token", Field: "confirmation_token"}
+	tok := in.ConfirmationToken
+	if len(tok) != sessionTokenLen || !secret.IsAlphanumeric(tok) {
+		return nil, invalidToken
+	}
+	t, u, err := s.store.LoginTokenByKeyStart(ctx, tok[:keyStartLen])
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if t == nil || !secret.DigestEqual(t.Digest, secret.Digest(tok)) || !s.now().Before(t.Expires) || !u.TOTPEnabled {
+		return nil, invalidToken
+	}
+	if n := len(in.Code); n != totpCodeLen && n != recoveryCodeLen {
+		return nil, errCodeLength()
+	}
+	ok, err := s.store.CountLoginTokenAttempt(ctx, t.ID, loginTokenAttempts)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	if !ok {
+		return nil, invalidToken
+	}
+	res := &LoginResult{User: u}
+	err = s.attempt(ctx, u.ID, checkCodeKind, func() error {
+		f, err := s.prepareCode(ctx, u, in.Code)
+		if err != nil {
+			return err
+		}
+		return s.store.InTx(ctx, func(ctx context.Context) error {
+			ok, err := s.store.ConsumeLoginToken(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return invalidToken
+			}
+			if err := s.consumeCode(ctx, u, f); err != nil {
+				return err
+			}
+			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client); err != nil {
+				return err
+			}
+			if res.User, err = s.store.UserByID(ctx, u.ID); err != nil {
+				return err
+			}
+			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, map[string]string{"using": f.using()})
+		})
+	})
+	if err != nil {
+		return nil, model.AsError(err)
+	}
+	return res, nil
+}
