@@ -6,11 +6,15 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
+	"image"
+	"image/draw"
 	"image/png"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/boombuler/barcode"
+	"github.com/boombuler/barcode/qr"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 )
@@ -78,16 +82,26 @@ func OTPAuthURL(issuer, account, secret string) string {
 }
 
 // QRCodeDataURI renders text (an otpauth:// URL) as a QR code in a PNG
-// data URI, the form a browser shows in an <img> for a phone to scan.
+// data URI, the form a browser shows in an <img> for a phone to scan. Each
+// module is a whole number of pixels and the code has the four-module
+// quiet zone scanners need, so the image reads reliably at about size
+// pixels.
 func QRCodeDataURI(text string, size int) (string, error) {
-	key, err := otp.NewKeyFromURL(text)
+	code, err := qr.Encode(text, qr.M, qr.Auto)
 	if err != nil {
 		return "", err
 	}
-	img, err := key.Image(size, size)
+	const quiet = 4
+	modules := code.Bounds().Dx()
+	scale := max(1, size/(modules+2*quiet))
+	scaled, err := barcode.Scale(code, modules*scale, modules*scale)
 	if err != nil {
 		return "", err
 	}
+	side := (modules + 2*quiet) * scale
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(quiet*scale, quiet*scale, side-quiet*scale, side-quiet*scale), scaled, scaled.Bounds().Min, draw.Src)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return "", err
