@@ -99,6 +99,13 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "database", string(a.DB.Dialect))
+	msrv, err := startMetricsServer(cfg, a, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// Stops it on an early return; after the shutdown below, a no-op.
+	defer msrv.Shutdown(context.Background()) //nolint:errcheck // already stopping
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -111,6 +118,9 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 	select {
 	case err := <-errc:
 		return err
+	case err := <-msrv.Errors():
+		srv.Close()
+		return fmt.Errorf("metrics listener: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
@@ -119,6 +129,10 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Metrics stay available while requests drain, then stop too.
+	if err := msrv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown metrics listener: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -58,6 +58,9 @@ func errTooManyAttempts(wait time.Duration) error {
 // rate-limit error without running check.
 func (s *Service) attempt(ctx context.Context, userID uuid.UUID, kind checkKind, check func() error) error {
 	if err := s.chargeAttempt(ctx, userID, kind); err != nil {
+		if s.OnAttemptRefused != nil && model.ErrorCode(err) == model.CodeRateLimited {
+			s.OnAttemptRefused()
+		}
 		return err
 	}
 	err := check()

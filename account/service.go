@@ -122,6 +122,9 @@ type Service struct {
 	log     *slog.Logger
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// OnAttemptRefused, if set, is told of each password or code check
+	// the account's attempt budget refused (metrics).
+	OnAttemptRefused func()
 }
 
 // New returns a Service.

@@ -13,6 +13,7 @@ import (
 	"accountd/account"
 	"accountd/db"
 	"accountd/graph"
+	"accountd/metrics"
 	"accountd/model"
 	"accountd/rest"
 	"accountd/secret"
@@ -29,6 +30,7 @@ type App struct {
 	Store   *db.Store
 	Service *account.Service
 	Logger  *slog.Logger
+	Metrics *metrics.Metrics
 	handler http.Handler
 	// draining is closed when shutdown starts; /readyz then answers 503.
 	draining chan struct{}
@@ -69,19 +71,30 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New(d.DB.DB, string(d.Dialect))
+	hasher.OnWait = m.HashWait
 	store := db.NewStore(d)
 	svc := account.New(store, hasher, catalog, account.Config{
 		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
 		TwoFactorRequirement: cfg.TwoFactorRequirement, ActivityRetention: cfg.ActivityRetention,
 	}, logger)
-	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, draining: make(chan struct{})}
+	svc.OnAttemptRefused = m.AttemptRefused
+	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, Metrics: m, draining: make(chan struct{})}
 	a.handler = a.routes()
 	return a, nil
 }
 
 // Handler is the whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves GET /metrics alone, for the separate listener of
+// METRICS_ADDR (the main handler then has no /metrics).
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	return mux
+}
 
 // Drain marks the server as shutting down for /readyz.
 func (a *App) Drain() {
@@ -97,10 +110,12 @@ func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) routes() http.Handler {
 	cookie := web.SessionCookie{Name: a.Config.SessionCookie, Secure: a.Config.AppURL.Scheme == "https"}
-	auth := web.Authenticator{Service: a.Service, Cookie: cookie}
+	auth := web.Authenticator{Service: a.Service, Cookie: cookie, OnFailure: a.Metrics.AuthFailed}
 
-	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie}, graph.Options{
-		Introspection: a.Config.GraphQLIntrospection, Logger: a.Logger,
+	limits := a.rateLimiter()
+	limits.OnRefused = a.Metrics.RateLimited
+	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie, Limits: limits}, graph.Options{
+		Introspection: a.Config.GraphQLIntrospection, Logger: a.Logger, OnOperation: a.Metrics.GraphQLOperation,
 	})
 	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger}).Routes()
 
@@ -130,21 +145,59 @@ func (a *App) routes() http.Handler {
 		return c
 	}
 
+	// Per-IP limits run first, before any authentication work.
+	limitGraphQL := limits.Middleware(func(*http.Request) string { return "client" }, graph.WriteRateLimited)
+	limitREST := limits.Middleware(restRateRule, func(w http.ResponseWriter, r *http.Request, err error) {
+		web.WriteError(w, r, a.Logger, err)
+	})
+
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", csrf(true).Handler(auth.Middleware(gql)))
-	mux.Handle("/api/", csrf(false).Handler(api))
+	mux.Handle("/graphql", limitGraphQL(csrf(true).Handler(auth.Middleware(gql))))
+	mux.Handle("/api/", limitREST(csrf(false).Handler(api)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	if a.Config.MetricsAddr == "" {
+		mux.Handle("GET /metrics", web.Quiet(a.Metrics.Handler()))
+	}
 
-	var h http.Handler = mux
+	var h http.Handler = metrics.RecordRoute(mux)
 	h = web.LimitBody(maxBodyBytes, h)
 	h = web.Recover(a.Logger, h)
+	h = a.Metrics.Middleware(h)
 	h = web.AccessLog(a.Logger, h)
 	h = web.ClientIP{Trusted: a.Config.TrustedProxies}.Middleware(h)
 	h = web.RequestID(h)
 	return h
+}
+
+// rateLimiter builds the per-IP limiter: on PostgreSQL its counters live
+// in the database, so every server shares one budget per client; on
+// SQLite, which runs one server, in this process.
+func (a *App) rateLimiter() *web.RateLimiter {
+	l := &web.RateLimiter{Rules: a.Config.RateLimits, Off: !a.Config.RateLimit, Logger: a.Logger}
+	if a.DB.Dialect == db.Postgres {
+		l.Counter = a.Store
+	} else {
+		l.Counter = &web.MemoryCounter{}
+	}
+	return l
+}
+
+// restRateRule names the per-IP limit of a REST request: the sign-in,
+// checkpoint and sign-up routes have their own, everything else counts
+// against the client limit.
+func restRateRule(r *http.Request) string {
+	switch r.URL.Path {
+	case "/api/auth/login":
+		return "login"
+	case "/api/auth/login/checkpoint":
+		return "checkpoint"
+	case "/api/auth/register":
+		return "register"
+	}
+	return "client"
 }
 
 // ready reports whether this server should receive traffic: not draining,

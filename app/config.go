@@ -29,6 +29,9 @@ type Config struct {
 	TwoFactorRequirement account.TwoFactorRequirement
 	TrustedProxies       []netip.Prefix
 	RateLimit            bool
+	// RateLimits are the per-IP limits by rule: client, login, checkpoint,
+	// register (RATE_LIMIT_CLIENT, …).
+	RateLimits           map[string]web.RateRule
 	LogLevel             slog.Level
 	LogFormat            string
 	ShutdownTimeout      time.Duration
@@ -37,6 +40,9 @@ type Config struct {
 	CleanupInterval time.Duration
 	// ActivityRetention is how long activity records are kept.
 	ActivityRetention time.Duration
+	// MetricsAddr, if set, is the separate address /metrics is served on
+	// (METRICS_ADDR) instead of ListenAddr.
+	MetricsAddr string
 	// Argon2 overrides the password-hashing cost; nil means
 	// secret.DefaultArgon2. Not settable from the environment: it exists
 	// for tests that create many accounts.
@@ -106,6 +112,12 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
 		errs = append(errs, fmt.Sprintf("LISTEN_ADDR=%q: want host:port", c.ListenAddr))
 	}
+	c.MetricsAddr = get("METRICS_ADDR", "")
+	if _, _, err := splitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Sprintf("METRICS_ADDR=%q: want host:port", c.MetricsAddr))
+	} else if c.MetricsAddr == c.ListenAddr {
+		errs = append(errs, fmt.Sprintf("METRICS_ADDR=%q: same as LISTEN_ADDR; leave it empty to serve /metrics there", c.MetricsAddr))
+	}
 
 	if !validCookieName(c.SessionCookie) {
 		errs = append(errs, fmt.Sprintf("SESSION_COOKIE=%q: not a valid cookie name", c.SessionCookie))
@@ -135,6 +147,21 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	case "off", "false":
 	default:
 		errs = append(errs, fmt.Sprintf("RATE_LIMIT=%q: want on or off", rl))
+	}
+	// The defaults are the panel's (REST.md §2, §4).
+	c.RateLimits = map[string]web.RateRule{}
+	for _, r := range []struct{ name, env, def string }{
+		{"client", "RATE_LIMIT_CLIENT", "360/30s"},
+		{"login", "RATE_LIMIT_LOGIN", "20/5m"},
+		{"checkpoint", "RATE_LIMIT_CHECKPOINT", "10/5m"},
+		{"register", "RATE_LIMIT_REGISTER", "10/1h"},
+	} {
+		rule, err := web.ParseRateRule(get(r.env, r.def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", r.env, err))
+			rule, _ = web.ParseRateRule(r.def)
+		}
+		c.RateLimits[r.name] = rule
 	}
 
 	lvl := get("LOG_LEVEL", "info")

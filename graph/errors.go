@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -142,4 +144,15 @@ func clientFrom(ctx context.Context) model.Client {
 		c.UserAgent = oc.Headers.Get("User-Agent")
 	}
 	return c
+}
+
+// WriteRateLimited answers a request the per-IP limit refused, in the
+// GraphQL response shape: 429 with Retry-After, and the error's code and
+// retryAfter in its extensions.
+func WriteRateLimited(w http.ResponseWriter, r *http.Request, err error) {
+	e := presentError(r.Context(), err)
+	if secs, ok := e.Extensions["retryAfter"].(int); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	web.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []*gqlerror.Error{e}})
 }

@@ -28,6 +28,9 @@ type Options struct {
 	// ComplexityLimit caps a document's cost; 0 means the default.
 	ComplexityLimit int
 	Logger          *slog.Logger
+	// OnOperation, if set, is told of every operation's name as the
+	// client gave it, type and outcome (OutcomeOK, …), for metrics.
+	OnOperation func(name, kind, outcome string)
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's server with exactly
@@ -53,6 +56,9 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.SetDisableSuggestion(true)
 	srv.Use(checkingFieldLimit{r})
+	if opts.OnOperation != nil {
+		observeOperations(srv, opts.OnOperation)
+	}
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		e := presentError(ctx, err)
 		if e.Extensions["code"] == "INTERNAL" {

@@ -10,8 +10,12 @@ import (
 	"accountd/web"
 )
 
-// Resolver is the root resolver; it holds the service and nothing else.
+// Resolver is the root resolver: the service, and what the transport
+// itself owns (the cookie, the per-IP limits of sign-up and sign-in).
 type Resolver struct {
 	Service *account.Service
 	Cookie  web.SessionCookie
+	// Limits holds the per-IP limits the sign-up, sign-in and checkpoint
+	// mutations count against, as their REST routes do.
+	Limits *web.RateLimiter
 }

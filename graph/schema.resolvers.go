@@ -65,6 +65,9 @@ func (r *apiKeyConnectionResolver) TotalCount(ctx context.Context, obj *APIKeyCo
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*RegisterPayload, error) {
+	if err := r.Limits.Check(ctx, "register").Err(); err != nil {
+		return nil, err
+	}
 	res, err := r.Service.Register(ctx, clientFrom(ctx), account.RegisterInput{
 		Username: input.Username, Email: input.Email, NameFirst: input.NameFirst, NameLast: input.NameLast,
 		Password: input.Password,
@@ -79,6 +82,9 @@ func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginPayload, error) {
+	if err := r.Limits.Check(ctx, "login").Err(); err != nil {
+		return nil, err
+	}
 	res, err := r.Service.Login(ctx, clientFrom(ctx), account.LoginInput{User: input.User, Password: input.Password})
 	if err != nil {
 		ue, err := userErrors(err, nil)
@@ -94,6 +100,9 @@ func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginP
 
 // LoginCheckpoint is the resolver for the loginCheckpoint field.
 func (r *mutationResolver) LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error) {
+	if err := r.Limits.Check(ctx, "checkpoint").Err(); err != nil {
+		return nil, err
+	}
 	res, err := r.Service.LoginCheckpoint(ctx, clientFrom(ctx), account.CheckpointInput{
 		ConfirmationToken: input.ConfirmationToken, Code: input.Code})
 	if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -24,13 +25,15 @@ func AccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := wrapWriter(w)
 		returned := false
+		level := slog.LevelInfo
+		r = r.WithContext(context.WithValue(r.Context(), logLevelKey{}, &level))
 		defer func() {
 			status := sw.status
 			if status == 0 && returned {
 				status = http.StatusOK // what net/http sends for an empty response
 			}
 			ctx := r.Context()
-			logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			logger.LogAttrs(ctx, level, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
@@ -55,4 +58,18 @@ func truncate(s string, n int) string {
 		i++
 	}
 	return s
+}
+
+type logLevelKey struct{}
+
+// Quiet logs the requests next serves at Debug instead of Info: a
+// monitoring system polling an endpoint every few seconds would otherwise
+// drown the access log.
+func Quiet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if level, ok := r.Context().Value(logLevelKey{}).(*slog.Level); ok {
+			*level = slog.LevelDebug
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -131,3 +131,20 @@ func TestTruncate(t *testing.T) {
 		})
 	}
 }
+
+func TestAccessLogQuiet(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", Quiet(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	mux.HandleFunc("GET /other", func(http.ResponseWriter, *http.Request) {})
+	h := AccessLog(logger, mux)
+	for _, path := range []string{"/metrics", "/other"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=DEBUG") || !strings.Contains(lines[0], "path=/metrics") ||
+		!strings.Contains(lines[1], "level=INFO") || !strings.Contains(lines[1], "path=/other") {
+		t.Errorf("want /metrics at DEBUG and /other at INFO:\n%s", logs.String())
+	}
+}

@@ -15,6 +15,9 @@ import (
 type Authenticator struct {
 	Service *account.Service
 	Cookie  SessionCookie
+	// OnFailure, if set, is told the reason of each failed authentication
+	// (see FailureReason), for metrics.
+	OnFailure func(reason string)
 }
 
 type authKey struct{}
@@ -40,6 +43,9 @@ func (a Authenticator) Middleware(next http.Handler) http.Handler {
 		auth, err := a.Service.Authenticate(ctx, creds)
 		if err != nil {
 			res.err = err
+			if a.OnFailure != nil {
+				a.OnFailure(FailureReason(creds, err))
+			}
 		} else {
 			res.actor = auth.Actor
 			if auth.RenewCookie {

@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// matched carries the route template from RecordRoute, deep in the
+// handler chain, back out to Middleware.
+type matched struct{ pattern string }
+
+type matchedKey struct{}
+
+// Middleware counts and times every request by route template, method and
+// status. Put it outside anything that answers on its own (Recover's 500,
+// a rate limit's 429) and wrap the ServeMux itself in RecordRoute, which
+// tells it the template that matched.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		route := &matched{}
+		rec := &recorder{ResponseWriter: w}
+		returned := false
+		defer func() {
+			status := rec.status
+			if status == 0 && returned {
+				status = http.StatusOK // what net/http sends for an empty response
+			}
+			// A status of 0 is a handler that panicked before answering.
+			label, method := routeLabel(route.pattern), methodLabel(r.Method)
+			m.httpRequests.WithLabelValues(label, method, strconv.Itoa(status)).Inc()
+			m.httpDuration.WithLabelValues(label, method).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), matchedKey{}, route)))
+		returned = true
+	})
+}
+
+// RecordRoute wraps a ServeMux and reports the pattern it matched to
+// Middleware. ServeMux sets Request.Pattern on the request it was given,
+// and a ServeMux nested behind it (the REST routes behind "/api/") sets it
+// again on that same request, so after the call the request holds the
+// innermost template — never the raw path, which may hold uuids and key
+// prefixes. A request no pattern matched leaves it empty ("unmatched").
+func RecordRoute(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if route, ok := r.Context().Value(matchedKey{}).(*matched); ok {
+				route.pattern = r.Pattern
+			}
+		}()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// recorder notes the status a handler sent. It keeps Flush and Unwrap so
+// that streaming and http.ResponseController still reach the real writer.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the final status; informational 1xx headers (other
+// than 101) do not commit the response.
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the implicit 200 of a body written without WriteHeader.
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush commits the header like Write and passes the flush on.
+func (w *recorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController find the underlying writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
