@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 
@@ -86,9 +87,10 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 
 // withRequestIDs adds extensions.requestId to the errors of responses that
 // gqlgen's transports write themselves (a mutation over GET, an
-// unsupported content type), which no response middleware sees. Only
-// non-200 responses are held back and rewritten; the rest pass straight
-// through.
+// unsupported content type), which no response middleware sees, and gives
+// request errors the status and shape GraphQL over HTTP asks for (see
+// conformStatus). Only non-200 responses are held back and rewritten; the
+// rest pass straight through.
 func withRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bw := &errorWriter{ResponseWriter: w}
@@ -116,6 +118,7 @@ func withRequestIDs(next http.Handler) http.Handler {
 				}
 				e["extensions"] = ext
 			}
+			bw.status, resp.Data = conformStatus(w.Header().Get("Content-Type"), bw.status, resp.Data)
 			if b, err := json.Marshal(resp); err == nil {
 				body = b
 			}
@@ -124,6 +127,23 @@ func withRequestIDs(next http.Handler) http.Handler {
 		w.WriteHeader(bw.status)
 		w.Write(body) //nolint:errcheck // the client went away
 	})
+}
+
+// conformStatus applies the GraphQL-over-HTTP rules for a document that
+// could not be parsed, validated or given its variables (gqlgen answers
+// those 422 or 400): under application/json the status is 200, as clients
+// of that media type expect a GraphQL response body whatever happened;
+// under application/graphql-response+json it is 400 and the response has
+// no data entry at all, which tells the client nothing was executed.
+func conformStatus(contentType string, status int, data json.RawMessage) (int, json.RawMessage) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case status == http.StatusUnprocessableEntity && mt == "application/json":
+		return http.StatusOK, data
+	case mt == "application/graphql-response+json" && status >= 400 && status < 500:
+		return status, nil
+	}
+	return status, data
 }
 
 // errorWriter passes 200 responses through and holds the others back.
