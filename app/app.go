@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/rs/cors"
+
 	"accountd/account"
 	"accountd/db"
 	"accountd/graph"
@@ -18,6 +20,7 @@ import (
 	"accountd/rest"
 	"accountd/secret"
 	"accountd/web"
+	"accountd/web/graphiql"
 )
 
 // maxBodyBytes is the request body cap of REST.md §1.
@@ -115,7 +118,8 @@ func (a *App) routes() http.Handler {
 	limits := a.rateLimiter()
 	limits.OnRefused = a.Metrics.RateLimited
 	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie, Limits: limits}, graph.Options{
-		Introspection: a.Config.GraphQLIntrospection, Logger: a.Logger, OnOperation: a.Metrics.GraphQLOperation,
+		Introspection: a.Config.GraphQLIntrospection, Suggestions: a.Config.Development, Logger: a.Logger,
+		OnOperation: a.Metrics.GraphQLOperation,
 	})
 	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger}).Routes()
 
@@ -135,11 +139,14 @@ func (a *App) routes() http.Handler {
 		})
 	}
 
-	origin := a.Config.AppURL.Scheme + "://" + a.Config.AppURL.Host
+	// The origins CORS_ORIGINS allows are trusted as much as APP_URL's.
+	origins := append([]string{a.Config.AppURL.Scheme + "://" + a.Config.AppURL.Host}, a.Config.CORSOrigins...)
 	csrf := func(graphQL bool) *http.CrossOriginProtection {
 		c := http.NewCrossOriginProtection()
-		if err := c.AddTrustedOrigin(origin); err != nil {
-			a.Logger.Warn("APP_URL is not a usable origin for cross-origin checks", "error", err)
+		for _, o := range origins {
+			if err := c.AddTrustedOrigin(o); err != nil {
+				a.Logger.Warn("not a usable origin for cross-origin checks", "origin", o, "error", err)
+			}
 		}
 		c.SetDenyHandler(refuse(graphQL))
 		return c
@@ -152,8 +159,14 @@ func (a *App) routes() http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitGraphQL(csrf(true).Handler(auth.Middleware(gql))))
-	mux.Handle("/api/", limitREST(csrf(false).Handler(api)))
+	mux.Handle("/graphql", a.cors(limitGraphQL(csrf(true).Handler(auth.Middleware(gql)))))
+	mux.Handle("/api/", a.cors(limitREST(csrf(false).Handler(api))))
+	if a.Config.GraphQLIntrospection {
+		// GraphiQL needs introspection: one switch turns both on or off.
+		ide := graphiql.New("/graphql")
+		mux.Handle("GET "+graphiql.PagePath, ide)
+		mux.Handle("GET "+graphiql.AssetPrefix, ide)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -198,6 +211,23 @@ func restRateRule(r *http.Request) string {
 		return "register"
 	}
 	return "client"
+}
+
+// cors answers preflights and sets the CORS headers for the origins of
+// CORS_ORIGINS; with none configured it adds nothing, so browsers keep
+// their same-origin policy.
+func (a *App) cors(h http.Handler) http.Handler {
+	if len(a.Config.CORSOrigins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   a.Config.CORSOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:   []string{"Content-Type", "Authorization", "If-None-Match"},
+		ExposedHeaders:   []string{"ETag", "Retry-After", "X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		AllowCredentials: true,
+		MaxAge:           600,
+	}).Handler(h)
 }
 
 // ready reports whether this server should receive traffic: not draining,

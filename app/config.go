@@ -36,6 +36,12 @@ type Config struct {
 	LogFormat            string
 	ShutdownTimeout      time.Duration
 	GraphQLIntrospection bool
+	// CORSOrigins are the browser origins, besides APP_URL, allowed to call
+	// the APIs with credentials (CORS_ORIGINS); empty turns CORS off.
+	CORSOrigins []string
+	// Development turns on conveniences that describe the server to
+	// whoever asks, such as GraphQL field suggestions (APP_ENV=development).
+	Development bool
 	// CleanupInterval is how often expired rows are deleted.
 	CleanupInterval time.Duration
 	// ActivityRetention is how long activity records are kept.
@@ -93,6 +99,26 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
 		CleanupInterval:      duration("CLEANUP_INTERVAL", 10*time.Minute),
 		ActivityRetention:    duration("ACTIVITY_RETENTION", 90*24*time.Hour),
+	}
+
+	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			errs = append(errs, fmt.Sprintf("CORS_ORIGINS: %q is not an origin such as https://panel.example.com", o))
+			continue
+		}
+		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
+	}
+
+	switch env := strings.ToLower(get("APP_ENV", "production")); env {
+	case "production":
+	case "development":
+		c.Development = true
+	default:
+		errs = append(errs, fmt.Sprintf("APP_ENV=%q: want production or development", env))
 	}
 
 	appURL := get("APP_URL", "http://localhost:8000")

@@ -23,6 +23,9 @@ type testServer struct {
 	*httptest.Server
 	App  *app.App
 	logs *lockedWriter
+	// openAPI loads, once, the checker the clients validate REST traffic
+	// with (openapi_check_test.go).
+	openAPI func() (*openAPIChecker, error)
 }
 
 // LogText returns everything the server has logged so far.
@@ -58,7 +61,7 @@ func newServer(t testing.TB, e dbtest.Engine, configure func(*app.Config)) *test
 	if err != nil {
 		t.Fatalf("start server on %s: %v", e.Name, err)
 	}
-	ts := &testServer{Server: httptest.NewServer(a.Handler()), App: a, logs: logs}
+	ts := &testServer{Server: httptest.NewServer(a.Handler()), App: a, logs: logs, openAPI: sync.OnceValues(newOpenAPIChecker)}
 	t.Cleanup(func() {
 		ts.Close()
 		a.Close()
@@ -86,11 +89,14 @@ type client struct {
 	Bearer string
 	// Header is added to every request (e.g. User-Agent, X-Forwarded-For).
 	Header http.Header
+	// skipOpenAPI, when set, says why requests are not checked against
+	// the OpenAPI document (see withoutOpenAPI).
+	skipOpenAPI string
 }
 
 func (ts *testServer) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, ts: ts, http: &http.Client{Jar: jar}, Header: http.Header{}}
+	return &client{t: t, ts: ts, http: &http.Client{Jar: jar, Transport: &openAPITransport{t: t, ts: ts}}, Header: http.Header{}}
 }
 
 // response is a decoded HTTP response.
@@ -138,7 +144,7 @@ func (c *client) raw(method, path, contentType string, body io.Reader) *response
 	if c.Bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Bearer)
 	}
-	res, err := c.http.Do(req)
+	res, err := c.http.Do(c.markOpenAPI(req))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 
@@ -27,7 +29,14 @@ type Options struct {
 	Introspection bool
 	// ComplexityLimit caps a document's cost; 0 means the default.
 	ComplexityLimit int
-	Logger          *slog.Logger
+	// DepthLimit caps how deeply fields nest; 0 means the default.
+	DepthLimit int
+	// TokenLimit caps the tokens the parser reads; 0 means the default.
+	TokenLimit int
+	// Suggestions enables "did you mean" hints in validation errors, which
+	// describe the schema: for development only.
+	Suggestions bool
+	Logger      *slog.Logger
 	// OnOperation, if set, is told of every operation's name as the
 	// client gave it, type and outcome (OutcomeOK, …), for metrics.
 	OnOperation func(name, kind, outcome string)
@@ -45,6 +54,14 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	if opts.ComplexityLimit <= 0 {
 		opts.ComplexityLimit = 500
 	}
+	if opts.DepthLimit <= 0 {
+		opts.DepthLimit = 15
+	}
+	if opts.TokenLimit <= 0 {
+		// Ten times GraphiQL's introspection query: no honest document
+		// comes near it, and parsing stops before a huge one costs much.
+		opts.TokenLimit = 15000
+	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -54,8 +71,10 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
-	srv.SetDisableSuggestion(true)
+	srv.Use(depthLimit{max: opts.DepthLimit})
 	srv.Use(checkingFieldLimit{r})
+	srv.SetParserTokenLimit(opts.TokenLimit)
+	srv.SetDisableSuggestion(!opts.Suggestions)
 	if opts.OnOperation != nil {
 		observeOperations(srv, opts.OnOperation)
 	}
@@ -92,11 +111,32 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 
 // withRequestIDs adds extensions.requestId to the errors of responses that
 // gqlgen's transports write themselves (a mutation over GET, an
-// unsupported content type), which no response middleware sees. Only
-// non-200 responses are held back and rewritten; the rest pass straight
-// through.
+// unsupported content type), which no response middleware sees, and gives
+// request errors the status and shape GraphQL over HTTP asks for (see
+// conformStatus). Only non-200 responses are held back and rewritten; the
+// rest pass straight through.
 func withRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body is read here, not by gqlgen, whose transport answers a
+		// body over the cap with a 200: it gets a 413 instead.
+		noQuery := r.Method == http.MethodGet && r.URL.Query().Get("query") == ""
+		if r.Method == http.MethodPost {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				e := model.Errorf(model.CodeInvalid, "the request body could not be read")
+				status := http.StatusBadRequest
+				if web.IsTooLarge(err) {
+					e, status = model.Errorf(model.CodeTooLarge, "request body too large"), http.StatusRequestEntityTooLarge
+				}
+				web.WriteJSON(w, status, map[string]any{"errors": []*gqlerror.Error{presentError(r.Context(), e)}})
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var params struct {
+				Query string `json:"query"`
+			}
+			noQuery = json.Unmarshal(body, &params) == nil && params.Query == ""
+		}
 		bw := &errorWriter{ResponseWriter: w}
 		next.ServeHTTP(bw, r)
 		if !bw.held {
@@ -122,6 +162,12 @@ func withRequestIDs(next http.Handler) http.Handler {
 				}
 				e["extensions"] = ext
 			}
+			bw.status, resp.Data = conformStatus(w.Header().Get("Content-Type"), bw.status, resp.Data)
+			if noQuery {
+				// Not a GraphQL request at all: a client error whatever
+				// the media type.
+				bw.status = http.StatusBadRequest
+			}
 			if b, err := json.Marshal(resp); err == nil {
 				body = b
 			}
@@ -130,6 +176,23 @@ func withRequestIDs(next http.Handler) http.Handler {
 		w.WriteHeader(bw.status)
 		w.Write(body) //nolint:errcheck // the client went away
 	})
+}
+
+// conformStatus applies the GraphQL-over-HTTP rules for a document that
+// could not be parsed, validated or given its variables (gqlgen answers
+// those 422 or 400): under application/json the status is 200, as clients
+// of that media type expect a GraphQL response body whatever happened;
+// under application/graphql-response+json it is 400 and the response has
+// no data entry at all, which tells the client nothing was executed.
+func conformStatus(contentType string, status int, data json.RawMessage) (int, json.RawMessage) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case status == http.StatusUnprocessableEntity && mt == "application/json":
+		return http.StatusOK, data
+	case mt == "application/graphql-response+json" && status >= 400 && status < 500:
+		return status, nil
+	}
+	return status, data
 }
 
 // errorWriter passes 200 responses through and holds the others back.

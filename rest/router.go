@@ -22,7 +22,8 @@ type Handler struct {
 	Authenticate func(http.Handler) http.Handler
 	Logger       *slog.Logger
 
-	mux *http.ServeMux
+	mux      *http.ServeMux
+	patterns []string
 }
 
 // Routes builds the route table and returns the handler for /api/.
@@ -30,7 +31,7 @@ func (h *Handler) Routes() http.Handler {
 	if h.Logger == nil {
 		h.Logger = slog.Default()
 	}
-	m := http.NewServeMux()
+	m := &patternMux{ServeMux: http.NewServeMux()}
 	client := func(pattern string, fn func(http.ResponseWriter, *http.Request, *model.Actor)) {
 		m.Handle(pattern, h.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			actor, err := web.ActorFrom(r.Context())
@@ -45,6 +46,7 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc("POST /api/auth/register", h.register)
 	m.HandleFunc("POST /api/auth/login", h.login)
 	m.HandleFunc("POST /api/auth/login/checkpoint", h.checkpoint)
+	m.HandleFunc("GET /api/openapi.json", h.getOpenAPI)
 
 	client("GET /api/client/account", h.getAccount)
 	client("PATCH /api/client/account", h.patchAccount)
@@ -70,7 +72,7 @@ func (h *Handler) Routes() http.Handler {
 	client("DELETE /api/client/account/sessions/{uuid}", h.deleteSession)
 	client("GET /api/client/account/activity", h.listActivity)
 
-	h.mux = m
+	h.mux, h.patterns = m.ServeMux, m.patterns
 	return http.HandlerFunc(h.serve)
 }
 
