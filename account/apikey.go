@@ -289,27 +289,12 @@ func (s *Service) lookupAPIKey(actor *model.Actor, find func(userID uuid.UUID) (
 // ListAPIKeys returns a page of the actor's user's live keys, oldest
 // first; search matches the name.
 func (s *Service) ListAPIKeys(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.APIKey], error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
-	var v model.Validation
-	checkList(&v, &q)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAPIKeysRead); err != nil {
-		return nil, err
-	}
-	userID, now := actor.User.ID, s.now()
-	items, more, err := s.store.ListAPIKeys(ctx, userID, now, q)
-	if err != nil {
-		return nil, model.Internal(err)
-	}
-	return &model.Page[*model.APIKey]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
-		n, err := s.store.CountAPIKeys(ctx, userID, now, q.Search)
-		if err != nil {
-			return 0, model.Internal(err)
-		}
-		return n, nil
-	}}, nil
+	now := s.now()
+	return listPage(ctx, s, actor, q, model.PermAPIKeysRead,
+		func(ctx context.Context, q model.ListQuery) ([]*model.APIKey, bool, error) {
+			return s.store.ListAPIKeys(ctx, actor.User.ID, now, q)
+		},
+		func(ctx context.Context, search string) (int, error) {
+			return s.store.CountAPIKeys(ctx, actor.User.ID, now, search)
+		})
 }

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"fmt"
 	"unicode/utf8"
 
@@ -41,4 +42,34 @@ func checkList(v *model.Validation, q *model.ListQuery) {
 		v.Add("search", fmt.Sprintf("length is greater than %d", maxSearchLen))
 	}
 	checkText(v, "search", q.Search)
+}
+
+// listPage runs what every list shares — the gate, the query's checks, the
+// permission — then fetches one page, and leaves the total to be counted
+// only if a client asks for it.
+func listPage[T any](ctx context.Context, s *Service, actor *model.Actor, q model.ListQuery, perm string,
+	fetch func(ctx context.Context, q model.ListQuery) ([]T, bool, error),
+	count func(ctx context.Context, search string) (int, error)) (*model.Page[T], error) {
+	if err := s.enter(actor, gateDefault); err != nil {
+		return nil, err
+	}
+	var v model.Validation
+	checkList(&v, &q)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.require(actor, perm); err != nil {
+		return nil, err
+	}
+	items, more, err := fetch(ctx, q)
+	if err != nil {
+		return nil, model.Internal(err)
+	}
+	return &model.Page[T]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
+		n, err := count(ctx, q.Search)
+		if err != nil {
+			return 0, model.Internal(err)
+		}
+		return n, nil
+	}}, nil
 }

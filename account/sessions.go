@@ -14,29 +14,14 @@ import (
 // SESSION_DURATION are over even before the clean-up deletes them, so they
 // are not listed.
 func (s *Service) ListSessions(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.Session], error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
-	var v model.Validation
-	checkList(&v, &q)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermSessionsRead); err != nil {
-		return nil, err
-	}
-	userID, since := actor.User.ID, s.activeSince()
-	items, more, err := s.store.ListSessions(ctx, userID, since, q)
-	if err != nil {
-		return nil, model.Internal(err)
-	}
-	return &model.Page[*model.Session]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
-		n, err := s.store.CountSessions(ctx, userID, since, q.Search)
-		if err != nil {
-			return 0, model.Internal(err)
-		}
-		return n, nil
-	}}, nil
+	since := s.activeSince()
+	return listPage(ctx, s, actor, q, model.PermSessionsRead,
+		func(ctx context.Context, q model.ListQuery) ([]*model.Session, bool, error) {
+			return s.store.ListSessions(ctx, actor.User.ID, since, q)
+		},
+		func(ctx context.Context, search string) (int, error) {
+			return s.store.CountSessions(ctx, actor.User.ID, since, search)
+		})
 }
 
 // activeSince is the oldest last use a live session can have.
@@ -100,27 +85,11 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (
 // ListActivity returns a page of the actor's user's history, newest
 // first; search matches the event name.
 func (s *Service) ListActivity(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.Activity], error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
-	var v model.Validation
-	checkList(&v, &q)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermActivityRead); err != nil {
-		return nil, err
-	}
-	userID := actor.User.ID
-	items, more, err := s.store.ListActivities(ctx, userID, q)
-	if err != nil {
-		return nil, model.Internal(err)
-	}
-	return &model.Page[*model.Activity]{Items: items, HasNext: more, Count: func(ctx context.Context) (int, error) {
-		n, err := s.store.CountActivities(ctx, userID, q.Search)
-		if err != nil {
-			return 0, model.Internal(err)
-		}
-		return n, nil
-	}}, nil
+	return listPage(ctx, s, actor, q, model.PermActivityRead,
+		func(ctx context.Context, q model.ListQuery) ([]*model.Activity, bool, error) {
+			return s.store.ListActivities(ctx, actor.User.ID, q)
+		},
+		func(ctx context.Context, search string) (int, error) {
+			return s.store.CountActivities(ctx, actor.User.ID, search)
+		})
 }
