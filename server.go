@@ -123,11 +123,17 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 		return fmt.Errorf("metrics listener: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	// Drained first, so that once "shutting down" is logged /readyz
+	// answers 503 to whatever still reaches it.
 	a.Drain()
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
+		// Cut the requests still running instead of leaving their
+		// connections open, and their handlers headed for a closed pool,
+		// after run has returned.
+		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	// Metrics stay available while requests drain, then stop too.
