@@ -1,5 +1,6 @@
-# A static accountd on an empty base image: the test scripts' `go build`,
-# made static, so the image runs the program the tests ran.
+# A static accountd on an empty base image, built by scripts/build.sh —
+# the build every test script uses — so the image runs the program the
+# tests ran.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -7,7 +8,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /accountd .
+RUN scripts/build.sh /accountd
 # scratch has no shell to make directories with: the SQLite directory and
 # a temporary directory (SQLite spills large sorts there) are made here.
 RUN mkdir -p /data /tmpdir && chmod 1777 /tmpdir

@@ -49,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the server"
-(cd "$root" && go build -o "$tmp/accountd" .) || fail "go build failed"
+"$root/scripts/build.sh" "$tmp/accountd" || fail "the build failed"
 
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 base="http://127.0.0.1:$port"

@@ -7,7 +7,7 @@ npm ci --no-audit --no-fund --silent
 root=$(cd ../.. && pwd)
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-(cd "$root" && go build -o "$tmp/accountd" .)
+"$root/scripts/build.sh" "$tmp/accountd"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 DATABASE_URL="sqlite:$tmp/audit.db" LISTEN_ADDR="127.0.0.1:$port" RATE_LIMIT=off "$tmp/accountd" >"$tmp/server.log" 2>&1 &
 pid=$!
