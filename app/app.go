@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -45,9 +46,15 @@ func New(ctx context.Context, cfg *Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Migrate(ctx); err != nil {
+	applied, err := d.Migrate(ctx)
+	if err != nil {
 		d.Close()
 		return nil, err
+	}
+	// Replicas starting together take turns on the migration lock; the log
+	// says which of them applied what (the others apply nothing).
+	if logger != nil {
+		logger.Info("migrations", "applied", len(applied), "versions", strings.Join(applied, ","))
 	}
 	a, err := NewWithDB(cfg, d, logger)
 	if err != nil {

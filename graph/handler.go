@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,7 +82,13 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		e := presentError(ctx, err)
 		if e.Extensions["code"] == "INTERNAL" {
-			log.ErrorContext(ctx, "graphql internal error", "request_id", web.RequestIDFrom(ctx), "error", err)
+			// Log the cause (a driver error, say), not the presented
+			// "internal server error", or the log cannot say what failed.
+			cause := err
+			if me := (*model.Error)(nil); errors.As(err, &me) && me.Err != nil {
+				cause = me.Err
+			}
+			log.ErrorContext(ctx, "graphql internal error", "request_id", web.RequestIDFrom(ctx), "error", cause)
 		}
 		return e
 	})
