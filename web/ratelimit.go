@@ -100,7 +100,9 @@ func (l *RateLimiter) Check(ctx context.Context, name string) *RateDecision {
 		return nil
 	}
 	d := &RateDecision{Rule: rule, Allowed: hits <= rule.Limit, Remaining: max(0, rule.Limit-hits),
-		Reset: max(start.Add(rule.Window).Sub(now), 0)}
+		// Servers' clocks differ by a little: the window never has more
+		// than its length left.
+		Reset: min(max(start.Add(rule.Window).Sub(now), 0), rule.Window)}
 	if !d.Allowed && l.OnRefused != nil {
 		l.OnRefused(name)
 	}
