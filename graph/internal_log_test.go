@@ -35,3 +35,29 @@ func TestInternalErrorLogsCause(t *testing.T) {
 		t.Fatalf("log %q: want the internal error logged with its cause", logs.String())
 	}
 }
+
+// TestResolverPanicIsInternal checks that a panic inside a resolver (here
+// a resolver reaching a service that was never set up) is answered as
+// INTERNAL with the message hidden, logged with its stack, and does not
+// take the server down: the next request is served.
+func TestResolverPanicIsInternal(t *testing.T) {
+	var logs bytes.Buffer
+	h := NewHandler(&Resolver{}, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	actor := &model.Actor{User: &model.User{Username: "panicky"}}
+	for range 2 {
+		req := httptest.NewRequest(http.MethodPost, "/graphql",
+			strings.NewReader(`{"query":"{ permissionCatalog { userPermissions { name } } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req = req.WithContext(web.WithActor(req.Context(), actor, nil))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(body, `"code":"INTERNAL"`) || !strings.Contains(body, `"internal server error"`) ||
+			strings.Contains(body, "nil pointer") || strings.Contains(body, "runtime error") {
+			t.Fatalf("answer %d %s: want INTERNAL with the message hidden", rec.Code, body)
+		}
+	}
+	if !strings.Contains(logs.String(), "graphql panic") || !strings.Contains(logs.String(), "stack") {
+		t.Fatalf("log %q: want the panic logged with its stack", logs.String())
+	}
+}
