@@ -110,11 +110,7 @@ func keyWriteError(err error) error {
 	if errors.As(err, &dup) && dup.Field == "name" {
 		return &model.Error{Code: model.CodeConflict, Message: "api key with name already exists", Field: "name"}
 	}
-	var me *model.Error
-	if errors.As(err, &me) {
-		return me
-	}
-	return model.Internal(err)
+	return model.AsError(err)
 }
 
 // UpdateAPIKey edits one of the actor's user's keys, writing only the

@@ -215,19 +215,28 @@ func (s *Service) checkPassword(ctx context.Context, u *model.User, password str
 		return invalid
 	}
 	return s.attempt(ctx, u.ID, checkPasswordKind, func() error {
-		ok, _, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
-		if errors.Is(err, secret.ErrMalformedHash) {
-			s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
-			return invalid
-		}
-		if err != nil {
-			return model.Internal(err)
-		}
-		if !ok {
-			return invalid
-		}
-		return nil
+		_, err := s.verifyPassword(ctx, u, password, invalid)
+		return err
 	})
+}
+
+// verifyPassword checks password against u's stored hash and reports
+// whether the hash should be upgraded; a wrong password, or an unusable
+// stored hash (a bad import, which must not reveal that the account
+// exists), fails with wrong.
+func (s *Service) verifyPassword(ctx context.Context, u *model.User, password string, wrong error) (rehash bool, err error) {
+	ok, rehash, err := s.hasher.Verify(ctx, *u.PasswordHash, password)
+	if errors.Is(err, secret.ErrMalformedHash) {
+		s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+		return false, wrong
+	}
+	if err != nil {
+		return false, model.Internal(err)
+	}
+	if !ok {
+		return false, wrong
+	}
+	return rehash, nil
 }
 
 // PermissionCatalog returns every permission an API key may carry.

@@ -59,21 +59,9 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 	}
 	var rehash bool
 	err = s.attempt(ctx, u.ID, checkLoginKind, func() error {
-		ok, re, err := s.hasher.Verify(ctx, *u.PasswordHash, in.Password)
-		if errors.Is(err, secret.ErrMalformedHash) {
-			// An unusable stored hash (a bad import) must not reveal that
-			// the account exists: it fails like a wrong password.
-			s.log.WarnContext(ctx, "stored password hash is malformed", "user_id", u.ID)
-			return errInvalidLogin()
-		}
-		if err != nil {
-			return model.Internal(err)
-		}
-		if !ok {
-			return errInvalidLogin()
-		}
-		rehash = re
-		return nil
+		var err error
+		rehash, err = s.verifyPassword(ctx, u, in.Password, errInvalidLogin())
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -126,7 +126,7 @@ func withRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The body is read here, not by gqlgen, whose transport answers a
 		// body over the cap with a 200: it gets a 413 instead.
-		noQuery := r.Method == http.MethodGet && r.URL.Query().Get("query") == ""
+		var reqBody []byte
 		if r.Method == http.MethodPost {
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
@@ -138,11 +138,8 @@ func withRequestIDs(next http.Handler) http.Handler {
 				web.WriteJSON(w, status, map[string]any{"errors": []*gqlerror.Error{presentError(r.Context(), e)}})
 				return
 			}
+			reqBody = body
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			var params struct {
-				Query string `json:"query"`
-			}
-			noQuery = json.Unmarshal(body, &params) == nil && params.Query == ""
 		}
 		bw := &errorWriter{ResponseWriter: w}
 		next.ServeHTTP(bw, r)
@@ -170,7 +167,7 @@ func withRequestIDs(next http.Handler) http.Handler {
 				e["extensions"] = ext
 			}
 			bw.status, resp.Data = conformStatus(w.Header().Get("Content-Type"), bw.status, resp.Data)
-			if noQuery {
+			if hasNoQuery(r, reqBody) {
 				// Not a GraphQL request at all: a client error whatever
 				// the media type.
 				bw.status = http.StatusBadRequest
@@ -183,6 +180,19 @@ func withRequestIDs(next http.Handler) http.Handler {
 		w.WriteHeader(bw.status)
 		w.Write(body) //nolint:errcheck // the client went away
 	})
+}
+
+// hasNoQuery reports whether a request carries no GraphQL query at all.
+// It is asked only of requests that already failed, so a successful POST
+// is decoded once, by gqlgen.
+func hasNoQuery(r *http.Request, body []byte) bool {
+	if r.Method == http.MethodGet {
+		return r.URL.Query().Get("query") == ""
+	}
+	var params struct {
+		Query string `json:"query"`
+	}
+	return json.Unmarshal(body, &params) == nil && params.Query == ""
 }
 
 // conformStatus applies the GraphQL-over-HTTP rules for a document that

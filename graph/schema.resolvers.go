@@ -440,12 +440,9 @@ func (r *userResolver) APIKey(ctx context.Context, obj *model.User, id *string, 
 	case (id == nil) == (keyStart == nil):
 		return nil, model.Errorf(model.CodeInvalid, "exactly one of id and keyStart is required")
 	case id != nil:
-		uid, perr := model.ParseID(*id)
-		if perr != nil {
-			// No key has a malformed id; the permission check still runs.
-			_, err = r.Service.APIKeyByKeyStart(ctx, actor, "")
-			break
-		}
+		// A malformed id parses as the nil UUID, which no key has: it is
+		// not found, after the permission check like any other id.
+		uid, _ := model.ParseID(*id)
 		k, err = r.Service.APIKey(ctx, actor, uid)
 	default:
 		k, err = r.Service.APIKeyByKeyStart(ctx, actor, *keyStart)

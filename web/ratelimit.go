@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"accountd/model"
@@ -20,7 +21,7 @@ type RateRule struct {
 
 // ParseRateRule reads "360/30s" (requests per duration).
 func ParseRateRule(s string) (RateRule, error) {
-	n, d, ok := cut(s, '/')
+	n, d, ok := strings.Cut(s, "/")
 	if !ok {
 		return RateRule{}, fmt.Errorf("%q: want requests/duration such as 360/30s", s)
 	}
@@ -33,15 +34,6 @@ func ParseRateRule(s string) (RateRule, error) {
 		return RateRule{}, fmt.Errorf("%q: want a window of at least 1s", s)
 	}
 	return RateRule{Limit: limit, Window: window}, nil
-}
-
-func cut(s string, sep byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // RateCounter counts hits of a key in fixed windows: Hit records one and
