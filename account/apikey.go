@@ -62,23 +62,23 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKe
 	}
 	key := newAPIKeySecret()
 	k.KeyStart, k.Digest = key[:keyStartLen], secret.Digest(key)
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.LockUser(ctx, k.UserID); err != nil {
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.users.LockUser(ctx, k.UserID); err != nil {
 			return err
 		}
 		// Expired keys are invisible: they must hold neither a quota slot
 		// nor a name.
-		if _, err := s.store.DeleteExpiredAPIKeys(ctx, &k.UserID, now, purgeBatch); err != nil {
+		if _, err := s.apiKeys.DeleteExpiredAPIKeys(ctx, &k.UserID, now, purgeBatch); err != nil {
 			return err
 		}
-		n, err := s.store.CountLiveAPIKeys(ctx, k.UserID, now)
+		n, err := s.apiKeys.CountLiveAPIKeys(ctx, k.UserID, now)
 		if err != nil {
 			return err
 		}
 		if n >= s.cfg.MaxAPIKeys {
 			return model.Errorf(model.CodeQuotaExceeded, "maximum number of api keys reached")
 		}
-		if err := s.store.CreateAPIKey(ctx, &k); err != nil {
+		if err := s.apiKeys.CreateAPIKey(ctx, &k); err != nil {
 			return err
 		}
 		return s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyCreate, createData(&k))
@@ -131,8 +131,8 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 		return nil, err
 	}
 	var updated *model.APIKey
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 			updated = k
 			return nil
 		}
-		if err := s.store.UpdateAPIKey(ctx, k.ID, p); err != nil {
+		if err := s.apiKeys.UpdateAPIKey(ctx, k.ID, p); err != nil {
 			return err
 		}
 		d := keyData(k)
@@ -163,7 +163,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 		if err := s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyUpdate, d); err != nil {
 			return err
 		}
-		updated, err = s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+		updated, err = s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		return err
 	})
 	if err != nil {
@@ -185,8 +185,8 @@ func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uui
 	now := s.now()
 	key := newAPIKeySecret()
 	var out *model.APIKey
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uui
 		}
 		old := k.KeyStart
 		k.KeyStart, k.Digest, k.LastUsed = key[:keyStartLen], secret.Digest(key), nil
-		if err := s.store.ReplaceAPIKeySecret(ctx, k.ID, k.KeyStart, k.Digest); err != nil {
+		if err := s.apiKeys.ReplaceAPIKeySecret(ctx, k.ID, k.KeyStart, k.Digest); err != nil {
 			return err
 		}
 		d := keyData(k)
@@ -225,15 +225,15 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 		return err
 	}
 	now := s.now()
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		k, err := s.store.APIKeyByID(ctx, actor.User.ID, id, now)
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		k, err := s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		if err != nil {
 			return err
 		}
 		if k == nil {
 			return errAPIKeyNotFound()
 		}
-		if ok, err := s.store.DeleteAPIKey(ctx, actor.User.ID, id); err != nil || !ok {
+		if ok, err := s.apiKeys.DeleteAPIKey(ctx, actor.User.ID, id); err != nil || !ok {
 			if err == nil {
 				err = errAPIKeyNotFound()
 			}
@@ -250,7 +250,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 // APIKey returns one of the actor's user's live keys by id.
 func (s *Service) APIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) (*model.APIKey, error) {
 	return s.lookupAPIKey(actor, func(userID uuid.UUID) (*model.APIKey, error) {
-		return s.store.APIKeyByID(ctx, userID, id, s.now())
+		return s.apiKeys.APIKeyByID(ctx, userID, id, s.now())
 	})
 }
 
@@ -261,7 +261,7 @@ func (s *Service) APIKeyByKeyStart(ctx context.Context, actor *model.Actor, keyS
 		if len(keyStart) != keyStartLen {
 			return nil, nil
 		}
-		return s.store.UserAPIKeyByKeyStart(ctx, userID, keyStart, s.now())
+		return s.apiKeys.UserAPIKeyByKeyStart(ctx, userID, keyStart, s.now())
 	})
 }
 
@@ -288,9 +288,9 @@ func (s *Service) ListAPIKeys(ctx context.Context, actor *model.Actor, q model.L
 	now := s.now()
 	return listPage(ctx, s, actor, q, model.PermAPIKeysRead,
 		func(ctx context.Context, q model.ListQuery) ([]*model.APIKey, bool, error) {
-			return s.store.ListAPIKeys(ctx, actor.User.ID, now, q)
+			return s.apiKeys.ListAPIKeys(ctx, actor.User.ID, now, q)
 		},
 		func(ctx context.Context, search string) (int, error) {
-			return s.store.CountAPIKeys(ctx, actor.User.ID, now, search)
+			return s.apiKeys.CountAPIKeys(ctx, actor.User.ID, now, search)
 		})
 }

@@ -76,9 +76,9 @@ func (s *Service) attempt(ctx context.Context, userID uuid.UUID, kind checkKind,
 // chargeAttempt counts one check as failed in advance, or refuses it.
 func (s *Service) chargeAttempt(ctx context.Context, userID uuid.UUID, kind checkKind) error {
 	var refused error
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
 		now := s.now()
-		c, err := s.store.LockAttempts(ctx, userID, now)
+		c, err := s.attempts.LockAttempts(ctx, userID, now)
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (s *Service) chargeAttempt(ctx context.Context, userID uuid.UUID, kind chec
 			until := c.WindowStart.Add(blockFor(c.Consecutive))
 			c.BlockedUntil = &until
 		}
-		return s.store.SaveAttempts(ctx, c)
+		return s.attempts.SaveAttempts(ctx, c)
 	})
 	if err != nil {
 		return model.Internal(err)
@@ -122,8 +122,8 @@ func blockFor(consecutive int) time.Duration {
 // endRun also ends the run of consecutive failures (and with it a hard
 // stop, which only a sign-in can still pass).
 func (s *Service) refundAttempt(ctx context.Context, userID uuid.UUID, endRun bool) error {
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		c, err := s.store.LockAttempts(ctx, userID, s.now())
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.attempts.LockAttempts(ctx, userID, s.now())
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (s *Service) refundAttempt(ctx context.Context, userID uuid.UUID, endRun bo
 		if c.Failures < attemptBudget {
 			c.BlockedUntil = nil
 		}
-		return s.store.SaveAttempts(ctx, c)
+		return s.attempts.SaveAttempts(ctx, c)
 	})
 	if err != nil {
 		return model.Internal(err)

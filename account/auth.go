@@ -63,7 +63,7 @@ func (s *Service) authenticateSession(ctx context.Context, c Credentials) (*Auth
 		return nil, model.Errorf(model.CodeUnauthenticated, "invalid authorization cookie")
 	}
 	invalid := model.Errorf(model.CodeUnauthenticated, "invalid session")
-	sess, user, err := s.store.SessionByKeyStart(ctx, tok[:keyStartLen])
+	sess, user, err := s.sessions.SessionByKeyStart(ctx, tok[:keyStartLen])
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -76,7 +76,7 @@ func (s *Service) authenticateSession(ctx context.Context, c Credentials) (*Auth
 	}
 	auth := &Authentication{Actor: &model.Actor{User: user, Session: sess, IP: c.IP, UserAgent: c.UserAgent}}
 	if now.Sub(sess.LastUsed) >= touchInterval {
-		wrote, err := s.store.TouchSession(ctx, sess.ID, c.IP.String(), truncate(c.UserAgent, maxUserAgentLen), now, now.Add(-touchInterval))
+		wrote, err := s.sessions.TouchSession(ctx, sess.ID, c.IP.String(), truncate(c.UserAgent, maxUserAgentLen), now, now.Add(-touchInterval))
 		if err != nil {
 			return nil, model.Internal(err)
 		}
@@ -94,7 +94,7 @@ func (s *Service) authenticateKey(ctx context.Context, c Credentials) (*Authenti
 		return nil, model.Errorf(model.CodeUnauthenticated, "invalid authorization header")
 	}
 	invalid := model.Errorf(model.CodeUnauthenticated, "invalid api key")
-	k, user, err := s.store.APIKeyByKeyStart(ctx, key[:keyStartLen])
+	k, user, err := s.apiKeys.APIKeyByKeyStart(ctx, key[:keyStartLen])
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -109,7 +109,7 @@ func (s *Service) authenticateKey(ctx context.Context, c Credentials) (*Authenti
 		return nil, model.Errorf(model.CodeForbidden, "ip address not allowed for this api key")
 	}
 	if k.LastUsed == nil || now.Sub(*k.LastUsed) >= touchInterval {
-		if err := s.store.TouchAPIKey(ctx, k.ID, now, now.Add(-touchInterval)); err != nil {
+		if err := s.apiKeys.TouchAPIKey(ctx, k.ID, now, now.Add(-touchInterval)); err != nil {
 			return nil, model.Internal(err)
 		}
 		k.LastUsed = &now

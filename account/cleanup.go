@@ -27,14 +27,14 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		del func(context.Context, time.Time, int) (int, error)
 	}{
 		{&res.APIKeys, func(ctx context.Context, now time.Time, limit int) (int, error) {
-			return s.store.DeleteExpiredAPIKeys(ctx, nil, now, limit)
+			return s.apiKeys.DeleteExpiredAPIKeys(ctx, nil, now, limit)
 		}},
-		{&res.LoginTokens, s.store.DeleteExpiredLoginTokens},
+		{&res.LoginTokens, s.twoFactor.DeleteExpiredLoginTokens},
 		{&res.Sessions, func(ctx context.Context, now time.Time, limit int) (int, error) {
-			return s.store.DeleteIdleSessions(ctx, now.Add(-s.cfg.SessionDuration), limit)
+			return s.sessions.DeleteIdleSessions(ctx, now.Add(-s.cfg.SessionDuration), limit)
 		}},
 		{&res.Activities, func(ctx context.Context, now time.Time, limit int) (int, error) {
-			return s.store.DeleteActivitiesBefore(ctx, now.Add(-s.cfg.ActivityRetention), limit)
+			return s.activities.DeleteActivitiesBefore(ctx, now.Add(-s.cfg.ActivityRetention), limit)
 		}},
 	} {
 		for {

@@ -98,7 +98,7 @@ func newService(t testing.TB, d *db.DB, cfg account.Config) (*account.Service, *
 	t.Helper()
 	store := db.NewStore(d)
 	clock := newClock()
-	svc := account.New(store, sharedHasher(t), sharedCatalog(t), cfg, nil)
+	svc := account.New(storesOf(store), sharedHasher(t), sharedCatalog(t), cfg, nil)
 	svc.Now = clock.Now
 	return svc, store, clock
 }
@@ -132,21 +132,29 @@ func newEnv(t *testing.T, d *db.DB, cfg account.Config) *env {
 // secret list, with another configuration.
 func (e *env) withConfig(cfg account.Config) *env {
 	e.t.Helper()
-	svc := account.New(e.store, sharedHasher(e.t), sharedCatalog(e.t), cfg, nil)
+	svc := account.New(storesOf(e.store), sharedHasher(e.t), sharedCatalog(e.t), cfg, nil)
 	svc.Now = e.clock.Now
 	c := *e
 	c.svc = svc
 	return &c
 }
 
-// withStore returns a service on the same database whose store is s.
-func (e *env) withStore(s account.Store) *env {
+// withStore returns a service on the same database whose activity records
+// go to a instead: a way to make the last write of a change fail.
+func (e *env) withStore(a account.ActivityStore) *env {
 	e.t.Helper()
-	svc := account.New(s, sharedHasher(e.t), sharedCatalog(e.t), e.svc.Config(), nil)
+	st := storesOf(e.store)
+	st.Activities = a
+	svc := account.New(st, sharedHasher(e.t), sharedCatalog(e.t), e.svc.Config(), nil)
 	svc.Now = e.clock.Now
 	c := *e
 	c.svc = svc
 	return &c
+}
+
+// storesOf hands every store interface to s, as the server does.
+func storesOf(s *db.Store) account.Stores {
+	return account.Stores{Tx: s, Users: s, Sessions: s, APIKeys: s, TwoFactor: s, Activities: s, Attempts: s}
 }
 
 // secret remembers values that must never be recorded.

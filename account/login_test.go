@@ -329,7 +329,7 @@ func TestLoginSameWorkForUnknownUsers(t *testing.T) {
 		hashes := 0
 		h.OnWait = func(time.Duration) { mu.Lock(); hashes++; mu.Unlock() }
 		e := newEnv(t, d, defaultConfig())
-		svc := account.New(e.store, h, sharedCatalog(t), defaultConfig(), nil)
+		svc := account.New(storesOf(e.store), h, sharedCatalog(t), defaultConfig(), nil)
 		svc.Now = e.clock.Now
 		e.svc = svc
 		alice := e.register("alice")

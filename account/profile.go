@@ -73,7 +73,7 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in Upda
 	}
 	return s.change(ctx, actor, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)},
 		&model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"},
-		func(ctx context.Context) error { return s.store.UpdateUser(ctx, u.ID, patch, s.now()) })
+		func(ctx context.Context) error { return s.users.UpdateUser(ctx, u.ID, patch, s.now()) })
 }
 
 // patchFields names the fields a patch changes, for the activity record.
@@ -123,7 +123,7 @@ func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in Update
 	}
 	return s.change(ctx, actor, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email},
 		&model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"},
-		func(ctx context.Context) error { return s.store.SetEmail(ctx, u.ID, in.Email, s.now()) })
+		func(ctx context.Context) error { return s.users.SetEmail(ctx, u.ID, in.Email, s.now()) })
 }
 
 // ChangePasswordInput changes the password, confirmed by the current one.
@@ -169,8 +169,8 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 		return nil, model.Internal(err)
 	}
 	res := &ChangePasswordResult{}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetPasswordHash(ctx, u.ID, hash, s.now()); err != nil {
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.users.SetPasswordHash(ctx, u.ID, hash, s.now()); err != nil {
 			return err
 		}
 		var keep *uuid.UUID
@@ -178,15 +178,15 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 			keep = &actor.Session.ID
 		}
 		var err error
-		if res.RevokedSessions, err = s.store.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
+		if res.RevokedSessions, err = s.sessions.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
 			return err
 		}
 		// A confirmation token was earned with the old password.
-		if err := s.store.DeleteLoginTokens(ctx, u.ID); err != nil {
+		if err := s.twoFactor.DeleteLoginTokens(ctx, u.ID); err != nil {
 			return err
 		}
 		if in.RevokeAPIKeys {
-			if res.RevokedAPIKeys, err = s.store.DeleteAPIKeys(ctx, u.ID); err != nil {
+			if res.RevokedAPIKeys, err = s.apiKeys.DeleteAPIKeys(ctx, u.ID); err != nil {
 				return err
 			}
 		}
@@ -194,7 +194,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 			"revoked_sessions": res.RevokedSessions, "revoked_api_keys": res.RevokedAPIKeys}); err != nil {
 			return err
 		}
-		res.User, err = s.store.UserByID(ctx, u.ID)
+		res.User, err = s.users.UserByID(ctx, u.ID)
 		return err
 	})
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *Service) PermissionCatalog(ctx context.Context, actor *model.Actor) (*m
 // left. u is a user the caller already holds (the viewer, or the account a
 // sign-up or sign-in just returned), so there is no actor to check.
 func (s *Service) RecoveryCodesRemaining(ctx context.Context, u *model.User) (int, error) {
-	n, err := s.store.CountRecoveryCodes(ctx, u.ID)
+	n, err := s.twoFactor.CountRecoveryCodes(ctx, u.ID)
 	if err != nil {
 		return 0, model.Internal(err)
 	}
@@ -264,7 +264,7 @@ func (s *Service) RecoveryCodesRemaining(ctx context.Context, u *model.User) (in
 func (s *Service) change(ctx context.Context, actor *model.Actor, event string, data any, onDuplicate *model.Error,
 	write func(ctx context.Context) error) (*model.User, error) {
 	var updated *model.User
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
 		if err := write(ctx); err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (s *Service) change(ctx context.Context, actor *model.Actor, event string, 
 			return err
 		}
 		var err error
-		updated, err = s.store.UserByID(ctx, actor.User.ID)
+		updated, err = s.users.UserByID(ctx, actor.User.ID)
 		return err
 	})
 	var dup *model.DuplicateError

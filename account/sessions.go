@@ -17,10 +17,10 @@ func (s *Service) ListSessions(ctx context.Context, actor *model.Actor, q model.
 	since := s.activeSince()
 	return listPage(ctx, s, actor, q, model.PermSessionsRead,
 		func(ctx context.Context, q model.ListQuery) ([]*model.Session, bool, error) {
-			return s.store.ListSessions(ctx, actor.User.ID, since, q)
+			return s.sessions.ListSessions(ctx, actor.User.ID, since, q)
 		},
 		func(ctx context.Context, search string) (int, error) {
-			return s.store.CountSessions(ctx, actor.User.ID, since, search)
+			return s.sessions.CountSessions(ctx, actor.User.ID, since, search)
 		})
 }
 
@@ -37,8 +37,8 @@ func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid
 	if err := s.require(actor, model.PermSessionsDelete); err != nil {
 		return err
 	}
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
-		sess, err := s.store.DeleteSessionReturning(ctx, actor.User.ID, id)
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		sess, err := s.sessions.DeleteSessionReturning(ctx, actor.User.ID, id)
 		if err != nil {
 			return err
 		}
@@ -69,9 +69,9 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (
 		keep = &actor.Session.ID
 	}
 	var n int
-	err := s.store.InTx(ctx, func(ctx context.Context) error {
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if n, err = s.store.DeleteOtherSessions(ctx, actor.User.ID, keep); err != nil {
+		if n, err = s.sessions.DeleteOtherSessions(ctx, actor.User.ID, keep); err != nil {
 			return err
 		}
 		return s.record(ctx, actor.User.ID, actor, actor.IP, model.EventSessionDeleteAll, map[string]int{"deleted": n})
@@ -80,16 +80,4 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (
 		return 0, model.Internal(err)
 	}
 	return n, nil
-}
-
-// ListActivity returns a page of the actor's user's history, newest
-// first; search matches the event name.
-func (s *Service) ListActivity(ctx context.Context, actor *model.Actor, q model.ListQuery) (*model.Page[*model.Activity], error) {
-	return listPage(ctx, s, actor, q, model.PermActivityRead,
-		func(ctx context.Context, q model.ListQuery) ([]*model.Activity, bool, error) {
-			return s.store.ListActivities(ctx, actor.User.ID, q)
-		},
-		func(ctx context.Context, search string) (int, error) {
-			return s.store.CountActivities(ctx, actor.User.ID, search)
-		})
 }

@@ -60,7 +60,7 @@ func (s *Service) BeginTwoFactorSetup(ctx context.Context, actor *model.Actor) (
 		return nil, err
 	}
 	sec := secret.NewTOTPSecret()
-	ok, err := s.store.SetPendingTOTPSecret(ctx, u.ID, sec)
+	ok, err := s.twoFactor.SetPendingTOTPSecret(ctx, u.ID, sec)
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -135,21 +135,21 @@ func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in Tw
 		if res.RecoveryCodes, salt, digests, err = s.newRecoveryCodes(ctx); err != nil {
 			return err
 		}
-		return s.store.InTx(ctx, func(ctx context.Context) error {
-			ok, err := s.store.EnableTwoFactor(ctx, u.ID, *u.TOTPSecret, step, now, salt)
+		return s.tx.InTx(ctx, func(ctx context.Context) error {
+			ok, err := s.twoFactor.EnableTwoFactor(ctx, u.ID, *u.TOTPSecret, step, now, salt)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				return s.enableConflict(ctx, u)
 			}
-			if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, now); err != nil {
+			if err := s.twoFactor.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, now); err != nil {
 				return err
 			}
 			if err := s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorEnable, nil); err != nil {
 				return err
 			}
-			res.User, err = s.store.UserByID(ctx, u.ID)
+			res.User, err = s.users.UserByID(ctx, u.ID)
 			return err
 		})
 	})
@@ -162,7 +162,7 @@ func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in Tw
 // enableConflict explains why enabling wrote nothing: another request
 // enabled it, replaced the pending secret, or used the code first.
 func (s *Service) enableConflict(ctx context.Context, u *model.User) error {
-	cur, err := s.store.UserByID(ctx, u.ID)
+	cur, err := s.users.UserByID(ctx, u.ID)
 	switch {
 	case err != nil:
 		return err
@@ -197,7 +197,7 @@ func (s *Service) newRecoveryCodes(ctx context.Context) ([]string, []byte, [][]b
 // TOTP or recovery code; the secret and every recovery code are deleted.
 func (s *Service) DisableTwoFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
 	return s.withSecondFactor(ctx, actor, in, nil, func(ctx context.Context, u *model.User, using string, _ *TwoFactorResult) error {
-		ok, err := s.store.DisableTwoFactor(ctx, u.ID, s.now())
+		ok, err := s.twoFactor.DisableTwoFactor(ctx, u.ID, s.now())
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Acto
 	}
 	return s.withSecondFactor(ctx, actor, in, derive, func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error {
 		res.RecoveryCodes = codes
-		if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, s.now()); err != nil {
+		if err := s.twoFactor.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, s.now()); err != nil {
 			return err
 		}
 		return s.record(ctx, u.ID, actor, actor.IP, model.EventRecoveryCodesRegenerated, map[string]string{"using": using})
@@ -268,14 +268,14 @@ func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in T
 				return err
 			}
 		}
-		return s.store.InTx(ctx, func(ctx context.Context) error {
+		return s.tx.InTx(ctx, func(ctx context.Context) error {
 			if err := s.consumeCode(ctx, u, f); err != nil {
 				return err
 			}
 			if err := change(ctx, u, f.using(), res); err != nil {
 				return err
 			}
-			res.User, err = s.store.UserByID(ctx, u.ID)
+			res.User, err = s.users.UserByID(ctx, u.ID)
 			return err
 		})
 	})
@@ -334,7 +334,7 @@ func (s *Service) prepareCode(ctx context.Context, u *model.User, code string) (
 // requests with the same code, exactly one gets past it.
 func (s *Service) consumeCode(ctx context.Context, u *model.User, f *secondFactor) error {
 	if f.recovery {
-		ok, err := s.store.UseRecoveryCode(ctx, u.ID, f.digest)
+		ok, err := s.twoFactor.UseRecoveryCode(ctx, u.ID, f.digest)
 		if err != nil {
 			return err
 		}
@@ -343,7 +343,7 @@ func (s *Service) consumeCode(ctx context.Context, u *model.User, f *secondFacto
 		}
 		return nil
 	}
-	ok, err := s.store.UseTOTPStep(ctx, u.ID, f.step, s.now())
+	ok, err := s.twoFactor.UseTOTPStep(ctx, u.ID, f.step, s.now())
 	if err != nil {
 		return err
 	}
@@ -357,15 +357,15 @@ func (s *Service) consumeCode(ctx context.Context, u *model.User, f *secondFacto
 // username or e-mail address: the operator's way back in for a user who
 // lost their authenticator and recovery codes.
 func (s *Service) DisableTwoFactorFor(ctx context.Context, login string) (*model.User, error) {
-	u, err := s.store.UserByLogin(ctx, login, strings.Contains(login, "@"))
+	u, err := s.users.UserByLogin(ctx, login, strings.Contains(login, "@"))
 	if err != nil {
 		return nil, model.Internal(err)
 	}
 	if u == nil {
 		return nil, model.Errorf(model.CodeNotFound, "user not found")
 	}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		ok, err := s.store.DisableTwoFactor(ctx, u.ID, s.now())
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		ok, err := s.twoFactor.DisableTwoFactor(ctx, u.ID, s.now())
 		if err != nil {
 			return err
 		}
@@ -404,7 +404,7 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 	if len(tok) != sessionTokenLen || !secret.IsAlphanumeric(tok) {
 		return nil, invalidToken
 	}
-	t, u, err := s.store.LoginTokenByKeyStart(ctx, tok[:keyStartLen])
+	t, u, err := s.twoFactor.LoginTokenByKeyStart(ctx, tok[:keyStartLen])
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -414,7 +414,7 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 	if n := len(in.Code); n != totpCodeLen && n != recoveryCodeLen {
 		return nil, errCodeLength()
 	}
-	ok, err := s.store.CountLoginTokenAttempt(ctx, t.ID, loginTokenAttempts)
+	ok, err := s.twoFactor.CountLoginTokenAttempt(ctx, t.ID, loginTokenAttempts)
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -427,8 +427,8 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 		if err != nil {
 			return err
 		}
-		return s.store.InTx(ctx, func(ctx context.Context) error {
-			ok, err := s.store.ConsumeLoginToken(ctx, t.ID)
+		return s.tx.InTx(ctx, func(ctx context.Context) error {
+			ok, err := s.twoFactor.ConsumeLoginToken(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -441,7 +441,7 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client); err != nil {
 				return err
 			}
-			if res.User, err = s.store.UserByID(ctx, u.ID); err != nil {
+			if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {
 				return err
 			}
 			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, map[string]string{"using": f.using()})

@@ -1,7 +1,6 @@
 package account
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -77,5 +76,3 @@ func checkOneOf(v *model.Validation, field, value string, allowed []string) {
 		v.Add(field, "must be one of "+strings.Join(allowed, ", "))
 	}
 }
-
-func marshalData(data any) ([]byte, error) { return json.Marshal(data) }

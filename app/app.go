@@ -84,7 +84,9 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	m := metrics.New(d.DB.DB, string(d.Dialect))
 	hasher.OnWait = m.HashWait
 	store := db.NewStore(d)
-	svc := account.New(store, hasher, catalog, account.Config{
+	stores := account.Stores{Tx: store, Users: store, Sessions: store, APIKeys: store,
+		TwoFactor: store, Activities: store, Attempts: store}
+	svc := account.New(stores, hasher, catalog, account.Config{
 		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
 		TwoFactorRequirement: cfg.TwoFactorRequirement, ActivityRetention: cfg.ActivityRetention,

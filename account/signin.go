@@ -47,7 +47,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		utf8.RuneCountInString(in.Password) > maxPasswordLen {
 		return nil, errInvalidLogin()
 	}
-	u, err := s.store.UserByLogin(ctx, in.User, strings.Contains(in.User, "@"))
+	u, err := s.users.UserByLogin(ctx, in.User, strings.Contains(in.User, "@"))
 	if err != nil {
 		return nil, model.Internal(err)
 	}
@@ -73,8 +73,8 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 	if u.TOTPEnabled {
 		tok := secret.RandomString(sessionTokenLen)
 		now := s.now()
-		err := s.store.InTx(ctx, func(ctx context.Context) error {
-			err := s.store.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
+		err := s.tx.InTx(ctx, func(ctx context.Context) error {
+			err := s.twoFactor.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
 				Digest: secret.Digest(tok), Expires: now.Add(loginTokenLifetime), Created: now})
 			if err != nil {
 				return err
@@ -88,7 +88,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 	}
 
 	res := &LoginResult{User: u}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
 		if err != nil {
@@ -107,7 +107,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 func (s *Service) upgradeHash(ctx context.Context, u *model.User, password string) {
 	h, err := s.hasher.Hash(ctx, password)
 	if err == nil {
-		err = s.store.UpgradePasswordHash(ctx, u.ID, *u.PasswordHash, h)
+		err = s.users.UpgradePasswordHash(ctx, u.ID, *u.PasswordHash, h)
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "password hash upgrade failed", "user_id", u.ID, "error", err)
@@ -123,7 +123,7 @@ func (s *Service) startSession(ctx context.Context, u *model.User, client model.
 	now := s.now()
 	sess := &model.Session{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen], Digest: secret.Digest(tok),
 		IP: client.IP.String(), UserAgent: truncate(client.UserAgent, maxUserAgentLen), LastUsed: now, Created: now}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return "", nil, err
 	}
 	return tok, sess, nil
@@ -142,7 +142,7 @@ func (s *Service) Logout(ctx context.Context, actor *model.Actor) error {
 	if actor.Session == nil {
 		return model.Errorf(model.CodeInvalid, "unable to log out when not using session authentication")
 	}
-	if _, err := s.store.DeleteSession(ctx, actor.User.ID, actor.Session.ID); err != nil {
+	if _, err := s.sessions.DeleteSession(ctx, actor.User.ID, actor.Session.ID); err != nil {
 		return model.Internal(err)
 	}
 	return nil
@@ -168,8 +168,8 @@ func (s *Service) Register(ctx context.Context, client model.Client, in Register
 		return nil, err
 	}
 	res := &LoginResult{User: u}
-	err = s.store.InTx(ctx, func(ctx context.Context) error {
-		if err := s.store.CreateUser(ctx, u, true); err != nil {
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.users.CreateUser(ctx, u, true); err != nil {
 			return err
 		}
 		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
@@ -199,7 +199,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.Us
 		return nil, err
 	}
 	u.Admin = in.Admin
-	err = s.store.CreateUser(ctx, u, !in.Admin)
+	err = s.users.CreateUser(ctx, u, !in.Admin)
 	var dup *model.DuplicateError
 	if errors.As(err, &dup) {
 		return nil, model.Errorf(model.CodeConflict, "user with username or email already exists")

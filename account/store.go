@@ -1,0 +1,186 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"accountd/model"
+)
+
+// The service reaches storage through one small interface per aggregate,
+// so a reader sees which methods a use case needs and a new feature adds an
+// interface of its own instead of growing a shared one. db.Store implements
+// them all; tests may swap one (an activity store that fails, say) and keep
+// the rest.
+//
+// Conventions for every method below: a lookup that matches nothing returns
+// nil values and a nil error; a unique violation comes back as
+// *model.DuplicateError naming the field; any other error is a storage
+// failure the service reports as internal. A method called with the context
+// that Transactor.InTx hands to its function runs in that transaction.
+
+// Stores is the storage the service runs on.
+type Stores struct {
+	Tx         Transactor
+	Users      UserStore
+	Sessions   SessionStore
+	APIKeys    APIKeyStore
+	TwoFactor  TwoFactorStore
+	Activities ActivityStore
+	Attempts   AttemptStore
+}
+
+// Transactor runs several writes as one: fn receives a context carrying
+// the transaction, and every store method called with it joins it. A nested
+// call joins the outer transaction. fn's error rolls everything back.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// CreateUser inserts u; with firstIsAdmin, u becomes an administrator
+	// exactly when no other user exists, even against a concurrent first
+	// sign-up. A taken username or e-mail is a *model.DuplicateError.
+	CreateUser(ctx context.Context, u *model.User, firstIsAdmin bool) error
+	UserByID(ctx context.Context, id uuid.UUID) (*model.User, error)
+	// UserByLogin matches the username, or with byEmail the e-mail
+	// address, case-insensitively.
+	UserByLogin(ctx context.Context, login string, byEmail bool) (*model.User, error)
+	// UpdateUser writes only the fields p sets; a taken username is a
+	// *model.DuplicateError.
+	UpdateUser(ctx context.Context, id uuid.UUID, p model.UserPatch, now time.Time) error
+	// SetEmail changes the address; a taken one is a *model.DuplicateError.
+	SetEmail(ctx context.Context, id uuid.UUID, email string, now time.Time) error
+	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, now time.Time) error
+	// UpgradePasswordHash replaces the hash only while it is still old, so
+	// a sign-in's rehash never overwrites a concurrent password change.
+	UpgradePasswordHash(ctx context.Context, id uuid.UUID, old, hash string) error
+	// LockUser serialises, until the transaction ends, the writes of one
+	// user that must see each other (quota checks). Call it inside InTx.
+	LockUser(ctx context.Context, id uuid.UUID) error
+}
+
+// SessionStore keeps sign-in sessions. Only a session's lookup prefix and
+// digest are stored, never its token.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *model.Session) error
+	// SessionByKeyStart returns the session and its user in one indexed
+	// query: the per-request cost of cookie authentication.
+	SessionByKeyStart(ctx context.Context, keyStart string) (*model.Session, *model.User, error)
+	// TouchSession records a use unless one was recorded since `since`,
+	// and reports whether it wrote.
+	TouchSession(ctx context.Context, id uuid.UUID, ip, userAgent string, now, since time.Time) (bool, error)
+	// DeleteSession deletes one of userID's sessions and reports whether
+	// it existed; another user's id matches nothing.
+	DeleteSession(ctx context.Context, userID, id uuid.UUID) (bool, error)
+	// DeleteSessionReturning deletes one of userID's sessions and returns
+	// what it deleted, or nil.
+	DeleteSessionReturning(ctx context.Context, userID, id uuid.UUID) (*model.Session, error)
+	// DeleteOtherSessions deletes every session of userID but keep (when
+	// not nil) and returns how many.
+	DeleteOtherSessions(ctx context.Context, userID uuid.UUID, keep *uuid.UUID) (int, error)
+	// ListSessions returns a page of the sessions used since activeSince,
+	// newest first, and whether more follow.
+	ListSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, q model.ListQuery) ([]*model.Session, bool, error)
+	CountSessions(ctx context.Context, userID uuid.UUID, activeSince time.Time, search string) (int, error)
+	// DeleteIdleSessions deletes at most limit sessions last used before
+	// the given time and returns how many.
+	DeleteIdleSessions(ctx context.Context, lastUsedBefore time.Time, limit int) (int, error)
+}
+
+// APIKeyStore keeps API keys. Only a key's lookup prefix and digest are
+// stored. "Live" keys are those not expired at the given now; expired keys
+// are invisible to every lookup.
+type APIKeyStore interface {
+	CreateAPIKey(ctx context.Context, k *model.APIKey) error
+	// APIKeyByKeyStart returns the key and its user in one indexed query:
+	// the per-request cost of key authentication.
+	APIKeyByKeyStart(ctx context.Context, keyStart string) (*model.APIKey, *model.User, error)
+	// TouchAPIKey records a use unless one was recorded since `since`.
+	TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) error
+	// APIKeyByID returns one of userID's live keys; another user's id
+	// matches nothing.
+	APIKeyByID(ctx context.Context, userID, id uuid.UUID, now time.Time) (*model.APIKey, error)
+	UserAPIKeyByKeyStart(ctx context.Context, userID uuid.UUID, keyStart string, now time.Time) (*model.APIKey, error)
+	// ListAPIKeys returns a page of live keys, oldest first, and whether
+	// more follow.
+	ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, q model.ListQuery) ([]*model.APIKey, bool, error)
+	CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (int, error)
+	// CountLiveAPIKeys counts the keys the quota counts.
+	CountLiveAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time) (int, error)
+	// UpdateAPIKey writes only the fields p sets; a taken name is a
+	// *model.DuplicateError.
+	UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPatch) error
+	// ReplaceAPIKeySecret gives a key a new secret; the old one stops
+	// working with this write.
+	ReplaceAPIKeySecret(ctx context.Context, id uuid.UUID, keyStart string, digest []byte) error
+	// DeleteAPIKey deletes one of userID's keys and reports whether it
+	// existed.
+	DeleteAPIKey(ctx context.Context, userID, id uuid.UUID) (bool, error)
+	// DeleteAPIKeys deletes every key of userID and returns how many.
+	DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error)
+	// DeleteExpiredAPIKeys deletes at most limit expired keys (of one user
+	// when userID is not nil) and returns how many.
+	DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (int, error)
+}
+
+// TwoFactorStore keeps TOTP state, recovery codes (as digests) and the
+// confirmation tokens of the sign-in checkpoint. Every write that decides
+// whether a code or token is accepted is a compare-and-set, reporting
+// whether it took effect, so two concurrent uses cannot both succeed.
+type TwoFactorStore interface {
+	// SetPendingTOTPSecret stores a setup's secret unless two-factor is
+	// already on.
+	SetPendingTOTPSecret(ctx context.Context, userID uuid.UUID, secret string) (bool, error)
+	// EnableTwoFactor turns two-factor on if it is still off, the pending
+	// secret is still secret and step is later than any used before.
+	EnableTwoFactor(ctx context.Context, userID uuid.UUID, secret string, step int64, now time.Time, salt []byte) (bool, error)
+	// UseTOTPStep accepts a code of step unless that step or a later one
+	// was accepted before.
+	UseTOTPStep(ctx context.Context, userID uuid.UUID, step int64, now time.Time) (bool, error)
+	// DisableTwoFactor turns two-factor off and forgets its secret and
+	// recovery codes, keeping the last used step.
+	DisableTwoFactor(ctx context.Context, userID uuid.UUID, now time.Time) (bool, error)
+	ReplaceRecoveryCodes(ctx context.Context, userID uuid.UUID, salt []byte, digests [][]byte, now time.Time) error
+	// UseRecoveryCode consumes the code with the given digest.
+	UseRecoveryCode(ctx context.Context, userID uuid.UUID, digest []byte) (bool, error)
+	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error)
+
+	CreateLoginToken(ctx context.Context, t *model.LoginToken) error
+	// LoginTokenByKeyStart returns the token and its user.
+	LoginTokenByKeyStart(ctx context.Context, keyStart string) (*model.LoginToken, *model.User, error)
+	// CountLoginTokenAttempt charges one code attempt to a token unless it
+	// has used max already.
+	CountLoginTokenAttempt(ctx context.Context, id uuid.UUID, max int) (bool, error)
+	// ConsumeLoginToken deletes a token: its single use.
+	ConsumeLoginToken(ctx context.Context, id uuid.UUID) (bool, error)
+	DeleteLoginTokens(ctx context.Context, userID uuid.UUID) error
+	// DeleteExpiredLoginTokens deletes at most limit expired tokens and
+	// returns how many.
+	DeleteExpiredLoginTokens(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ActivityStore keeps each account's history. A record never holds a
+// secret: the service decides what goes in.
+type ActivityStore interface {
+	RecordActivity(ctx context.Context, a *model.Activity) error
+	// ListActivities returns a page of the history, newest first, and
+	// whether more follows.
+	ListActivities(ctx context.Context, userID uuid.UUID, q model.ListQuery) ([]*model.Activity, bool, error)
+	CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error)
+	// DeleteActivitiesBefore deletes at most limit events recorded before
+	// the given time and returns how many.
+	DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// AttemptStore keeps the per-account budget of password and code checks.
+type AttemptStore interface {
+	// LockAttempts returns userID's counter, created on first use and,
+	// inside InTx, locked until the transaction ends, so concurrent checks
+	// of one account are charged one after the other.
+	LockAttempts(ctx context.Context, userID uuid.UUID, now time.Time) (*model.AttemptCounter, error)
+	SaveAttempts(ctx context.Context, c *model.AttemptCounter) error
+}

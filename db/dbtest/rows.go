@@ -1,0 +1,60 @@
+package dbtest
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// The rows below are the tables as tests read and write them directly:
+// states the service cannot produce quickly (expired keys, long idle
+// sessions, large or unusual histories) and checks of what was stored.
+// Every column is listed, so one type serves every test; a nil pointer is
+// written as NULL.
+
+// APIKeyRow is a row of api_keys.
+type APIKeyRow struct {
+	bun.BaseModel `bun:"table:api_keys"`
+
+	ID                uuid.UUID  `bun:"id,pk,type:uuid"`
+	UserID            uuid.UUID  `bun:"user_id,type:uuid"`
+	Name              string     `bun:"name"`
+	KeyStart          string     `bun:"key_start"`
+	Digest            []byte     `bun:"digest"`
+	AllowedIPs        string     `bun:"allowed_ips"`
+	UserPermissions   string     `bun:"user_permissions"`
+	AdminPermissions  string     `bun:"admin_permissions"`
+	ServerPermissions string     `bun:"server_permissions"`
+	LastUsed          *time.Time `bun:"last_used"`
+	Expires           *time.Time `bun:"expires"`
+	Created           time.Time  `bun:"created"`
+}
+
+// SessionRow is a row of sessions.
+type SessionRow struct {
+	bun.BaseModel `bun:"table:sessions"`
+
+	ID        uuid.UUID `bun:"id,pk,type:uuid"`
+	UserID    uuid.UUID `bun:"user_id,type:uuid"`
+	KeyStart  string    `bun:"key_start"`
+	Digest    []byte    `bun:"digest"`
+	IP        string    `bun:"ip"`
+	UserAgent string    `bun:"user_agent"`
+	LastUsed  time.Time `bun:"last_used"`
+	Created   time.Time `bun:"created"`
+}
+
+// ActivityRow is a row of activities.
+type ActivityRow struct {
+	bun.BaseModel `bun:"table:activities"`
+
+	ID           uuid.UUID  `bun:"id,pk,type:uuid"`
+	UserID       uuid.UUID  `bun:"user_id,type:uuid"`
+	APIKeyID     *uuid.UUID `bun:"api_key_id,type:uuid"`
+	Impersonator *uuid.UUID `bun:"impersonator,type:uuid"`
+	Event        string     `bun:"event"`
+	IP           *string    `bun:"ip"`
+	Data         string     `bun:"data"`
+	Created      time.Time  `bun:"created"`
+}
