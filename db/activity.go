@@ -30,25 +30,27 @@ func (r *activityRow) model() *model.Activity {
 }
 
 // RecordActivity appends an event to a user's history.
-func (s *Store) RecordActivity(ctx context.Context, a *model.Activity) error {
+func (s *Store) RecordActivity(ctx context.Context, a *model.Activity) (err error) {
+	defer wrap(&err, "db.RecordActivity")
 	data := string(a.Data)
 	if data == "" {
 		data = "{}"
 	}
-	_, err := s.conn(ctx).NewInsert().Model(&activityRow{ID: a.ID, UserID: a.UserID, APIKeyID: a.APIKeyID,
+	_, err = s.conn(ctx).NewInsert().Model(&activityRow{ID: a.ID, UserID: a.UserID, APIKeyID: a.APIKeyID,
 		Impersonator: a.Impersonator, Event: a.Event, IP: a.IP, Data: data, Created: a.Created}).Exec(ctx)
 	return err
 }
 
 // ListActivities returns a page of userID's history, newest first, and
-// whether more follows.
-func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.ListQuery) ([]*model.Activity, bool, error) {
+// whether more follows; an empty page when nothing matches.
+func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.ListQuery) (_ []*model.Activity, more bool, err error) {
+	defer wrap(&err, "db.ListActivities")
 	var rows []activityRow
 	q := s.conn(ctx).NewSelect().Model(&rows).Where("a.user_id = ?", userID)
 	if err := s.applyList(q, lq, listOrder{timeCol: "a.created", idCol: "a.id", searchCol: "a.event", desc: true}).Scan(ctx); err != nil {
 		return nil, false, err
 	}
-	rows, more := trimPage(rows, lq.Limit())
+	rows, more = trimPage(rows, lq.Limit())
 	out := make([]*model.Activity, len(rows))
 	for i := range rows {
 		out[i] = rows[i].model()
@@ -57,36 +59,24 @@ func (s *Store) ListActivities(ctx context.Context, userID uuid.UUID, lq model.L
 }
 
 // CountActivities counts userID's events whose name contains search.
-func (s *Store) CountActivities(ctx context.Context, userID uuid.UUID, search string) (int, error) {
+func (s *Store) CountActivities(ctx context.Context, userID uuid.UUID, search string) (_ int, err error) {
+	defer wrap(&err, "db.CountActivities")
 	q := s.conn(ctx).NewSelect().Model((*activityRow)(nil)).Where("a.user_id = ?", userID)
 	return count(ctx, s.applySearch(q, search, "a.event"))
 }
 
 // DeleteActivitiesBefore deletes at most limit events recorded before
 // before and returns how many.
-func (s *Store) DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *Store) DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	defer wrap(&err, "db.DeleteActivitiesBefore")
 	return s.purge(ctx, (*activityRow)(nil), "a", "a.created < ?", limit, before)
 }
 
-// RecentActivity returns a user's newest events, newest first, without
-// paging; tests and operators use it.
-func (s *Store) RecentActivity(ctx context.Context, userID uuid.UUID, limit int) ([]*model.Activity, error) {
+// RecentActivity returns up to limit of a user's newest events, newest
+// first, without paging (none when there are none); tests and operators
+// use it.
+func (s *Store) RecentActivity(ctx context.Context, userID uuid.UUID, limit int) (_ []*model.Activity, err error) {
+	defer wrap(&err, "db.RecentActivity")
 	items, _, err := s.ListActivities(ctx, userID, model.ListQuery{Keyset: true, First: limit})
 	return items, err
-}
-
-// recoveryCodeRow is the recovery_codes table.
-type recoveryCodeRow struct {
-	bun.BaseModel `bun:"table:recovery_codes,alias:rc"`
-
-	ID      uuid.UUID `bun:"id,pk,type:uuid"`
-	UserID  uuid.UUID `bun:"user_id,type:uuid"`
-	Digest  []byte    `bun:"digest"`
-	Created time.Time `bun:"created"`
-}
-
-// CountRecoveryCodes returns how many unused recovery codes a user has.
-func (s *Store) CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int, error) {
-	n, err := s.conn(ctx).NewSelect().Model((*recoveryCodeRow)(nil)).Where("user_id = ?", userID).Count(ctx)
-	return int(n), err
 }

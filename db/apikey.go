@@ -86,10 +86,12 @@ type apiKeyWithUser struct {
 }
 
 // APIKeyByKeyStart returns the key with the given lookup prefix and its
-// user, in one indexed query, or nils.
-func (s *Store) APIKeyByKeyStart(ctx context.Context, keyStart string) (*model.APIKey, *model.User, error) {
+// user, in one indexed query, or nil, nil, nil. Expired keys are returned
+// too.
+func (s *Store) APIKeyByKeyStart(ctx context.Context, keyStart string) (_ *model.APIKey, _ *model.User, err error) {
+	defer wrap(&err, "db.APIKeyByKeyStart")
 	var r apiKeyWithUser
-	err := s.conn(ctx).NewSelect().Model(&r).Relation("User").Where("k.key_start = ?", keyStart).Scan(ctx)
+	err = s.conn(ctx).NewSelect().Model(&r).Relation("User").Where("k.key_start = ?", keyStart).Scan(ctx)
 	if noRows(err) {
 		return nil, nil, nil
 	}
@@ -104,16 +106,19 @@ func (s *Store) APIKeyByKeyStart(ctx context.Context, keyStart string) (*model.A
 }
 
 // TouchAPIKey records a use of the key at most once per interval (see
-// TouchSession).
-func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Set("last_used = ?", now).
+// TouchSession); an unknown key changes nothing and is no error.
+func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) (err error) {
+	defer wrap(&err, "db.TouchAPIKey")
+	_, err = s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Set("last_used = ?", now).
 		Where("id = ?", id).Where("last_used IS NULL OR last_used < ?", since).Exec(ctx)
 	return err
 }
 
-// CreateAPIKey stores a new key.
-func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
-	_, err := s.conn(ctx).NewInsert().Model(&apiKeyRow{
+// CreateAPIKey stores a new key. A name userID already uses, or a taken
+// lookup prefix, is a *model.DuplicateError ("name", "key_start").
+func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) (err error) {
+	defer wrap(&err, "db.CreateAPIKey")
+	_, err = s.conn(ctx).NewInsert().Model(&apiKeyRow{
 		ID: k.ID, UserID: k.UserID, Name: k.Name, KeyStart: k.KeyStart, Digest: k.Digest,
 		AllowedIPs: jsonList(prefixStrings(k.AllowedIPs)), UserPermissions: jsonList(k.UserPermissions),
 		AdminPermissions: jsonList(k.AdminPermissions), ServerPermissions: jsonList(k.ServerPermissions),
@@ -124,23 +129,27 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
 
 // CountLiveAPIKeys counts userID's keys that have not expired at now: the
 // keys the quota counts.
-func (s *Store) CountLiveAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time) (int, error) {
+func (s *Store) CountLiveAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time) (_ int, err error) {
+	defer wrap(&err, "db.CountLiveAPIKeys")
 	return count(ctx, s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Where("k.user_id = ?", userID).
 		Where(liveKey, now))
 }
 
-// APIKeyByID returns one of userID's live keys, or nil. Another user's key
-// id matches nothing.
-func (s *Store) APIKeyByID(ctx context.Context, userID, id uuid.UUID, now time.Time) (*model.APIKey, error) {
+// APIKeyByID returns one of userID's live keys, or nil, nil. Another
+// user's key id matches nothing.
+func (s *Store) APIKeyByID(ctx context.Context, userID, id uuid.UUID, now time.Time) (_ *model.APIKey, err error) {
+	defer wrap(&err, "db.APIKeyByID")
 	return s.oneAPIKey(ctx, s.conn(ctx).NewSelect().Where("k.id = ?", id).Where("k.user_id = ?", userID).Where(liveKey, now))
 }
 
 // UserAPIKeyByKeyStart returns the live key of userID with the given
-// lookup prefix, or nil.
-func (s *Store) UserAPIKeyByKeyStart(ctx context.Context, userID uuid.UUID, keyStart string, now time.Time) (*model.APIKey, error) {
+// lookup prefix, or nil, nil.
+func (s *Store) UserAPIKeyByKeyStart(ctx context.Context, userID uuid.UUID, keyStart string, now time.Time) (_ *model.APIKey, err error) {
+	defer wrap(&err, "db.UserAPIKeyByKeyStart")
 	return s.oneAPIKey(ctx, s.conn(ctx).NewSelect().Where("k.key_start = ?", keyStart).Where("k.user_id = ?", userID).Where(liveKey, now))
 }
 
+// oneAPIKey runs q for a single key, returning nil, nil when nothing matches.
 func (s *Store) oneAPIKey(ctx context.Context, q *bun.SelectQuery) (*model.APIKey, error) {
 	var r apiKeyRow
 	err := q.Model(&r).Scan(ctx)
@@ -154,15 +163,16 @@ func (s *Store) oneAPIKey(ctx context.Context, q *bun.SelectQuery) (*model.APIKe
 }
 
 // ListAPIKeys returns a page of userID's live keys, oldest first, and
-// whether more follow.
-func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, lq model.ListQuery) ([]*model.APIKey, bool, error) {
+// whether more follow; an empty page when nothing matches.
+func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, lq model.ListQuery) (_ []*model.APIKey, more bool, err error) {
+	defer wrap(&err, "db.ListAPIKeys")
 	var rows []apiKeyRow
 	q := s.conn(ctx).NewSelect().Model(&rows).Where("k.user_id = ?", userID).Where(liveKey, now)
-	err := s.applyList(q, lq, listOrder{timeCol: "k.created", idCol: "k.id", searchCol: "k.name"}).Scan(ctx)
+	err = s.applyList(q, lq, listOrder{timeCol: "k.created", idCol: "k.id", searchCol: "k.name"}).Scan(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	rows, more := trimPage(rows, lq.Limit())
+	rows, more = trimPage(rows, lq.Limit())
 	out := make([]*model.APIKey, len(rows))
 	for i := range rows {
 		if out[i], err = rows[i].model(); err != nil {
@@ -173,14 +183,18 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time
 }
 
 // CountAPIKeys counts userID's live keys whose name contains search.
-func (s *Store) CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (int, error) {
+func (s *Store) CountAPIKeys(ctx context.Context, userID uuid.UUID, now time.Time, search string) (_ int, err error) {
+	defer wrap(&err, "db.CountAPIKeys")
 	q := s.conn(ctx).NewSelect().Model((*apiKeyRow)(nil)).Where("k.user_id = ?", userID).Where(liveKey, now)
 	return count(ctx, s.applySearch(q, search, "k.name"))
 }
 
 // UpdateAPIKey writes the fields a patch sets, and only those, so that
-// concurrent edits of different fields both survive.
-func (s *Store) UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPatch) error {
+// concurrent edits of different fields both survive. An unknown id changes
+// nothing and is no error; a name the user already uses is a
+// *model.DuplicateError ("name").
+func (s *Store) UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPatch) (err error) {
+	defer wrap(&err, "db.UpdateAPIKey")
 	q := s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Where("id = ?", id)
 	if p.Name != nil {
 		q = q.Set("name = ?", *p.Name)
@@ -200,56 +214,40 @@ func (s *Store) UpdateAPIKey(ctx context.Context, id uuid.UUID, p model.APIKeyPa
 	if p.SetExpires {
 		q = q.Set("expires = ?", p.Expires)
 	}
-	_, err := q.Exec(ctx)
+	_, err = q.Exec(ctx)
 	return translate(err)
 }
 
 // ReplaceAPIKeySecret gives a key a new secret: the old one stops working
-// with this write.
-func (s *Store) ReplaceAPIKeySecret(ctx context.Context, id uuid.UUID, keyStart string, digest []byte) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Set("key_start = ?", keyStart).
+// with this write. An unknown id changes nothing and is no error; a taken
+// lookup prefix is a *model.DuplicateError ("key_start").
+func (s *Store) ReplaceAPIKeySecret(ctx context.Context, id uuid.UUID, keyStart string, digest []byte) (err error) {
+	defer wrap(&err, "db.ReplaceAPIKeySecret")
+	_, err = s.conn(ctx).NewUpdate().Model((*apiKeyRow)(nil)).Set("key_start = ?", keyStart).
 		Set("digest = ?", digest).Set("last_used = NULL").Where("id = ?", id).Exec(ctx)
 	return translate(err)
 }
 
-// DeleteAPIKey deletes one of userID's keys and reports whether it existed.
-func (s *Store) DeleteAPIKey(ctx context.Context, userID, id uuid.UUID) (bool, error) {
-	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+// DeleteAPIKey deletes one of userID's keys and reports whether it existed
+// (false, nil if not).
+func (s *Store) DeleteAPIKey(ctx context.Context, userID, id uuid.UUID) (_ bool, err error) {
+	defer wrap(&err, "db.DeleteAPIKey")
+	return affected(s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx))
 }
 
 // DeleteAPIKeys deletes every API key of userID and returns how many.
-func (s *Store) DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (int, error) {
-	res, err := s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("user_id = ?", userID).Exec(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+func (s *Store) DeleteAPIKeys(ctx context.Context, userID uuid.UUID) (_ int, err error) {
+	defer wrap(&err, "db.DeleteAPIKeys")
+	return rowCount(s.conn(ctx).NewDelete().Model((*apiKeyRow)(nil)).Where("user_id = ?", userID).Exec(ctx))
 }
 
 // DeleteExpiredAPIKeys deletes keys that expired at or before now — at
 // most limit of them, so a large backlog is cleared in short transactions —
 // and returns how many. userID, if not nil, restricts it to one user.
-func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (int, error) {
+func (s *Store) DeleteExpiredAPIKeys(ctx context.Context, userID *uuid.UUID, now time.Time, limit int) (_ int, err error) {
+	defer wrap(&err, "db.DeleteExpiredAPIKeys")
 	if userID != nil {
 		return s.purge(ctx, (*apiKeyRow)(nil), "k", "k.user_id = ? AND k.expires <= ?", limit, *userID, now)
 	}
 	return s.purge(ctx, (*apiKeyRow)(nil), "k", "k.expires <= ?", limit, now)
-}
-
-// LockUser serialises writes that must see each other, such as two
-// creates racing for the last API key of a quota. It must run inside
-// InTx. On PostgreSQL it locks the user's row until the transaction ends;
-// SQLite write transactions already run one at a time (BEGIN IMMEDIATE).
-func (s *Store) LockUser(ctx context.Context, id uuid.UUID) error {
-	if s.dialect != Postgres {
-		return nil
-	}
-	var got uuid.UUID
-	return s.conn(ctx).NewSelect().Model((*userRow)(nil)).Column("id").Where("id = ?", id).For("UPDATE").Scan(ctx, &got)
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -10,6 +11,22 @@ import (
 
 	"accountd/model"
 )
+
+// wrap gives a failed operation's error the operation's name, in the
+// manner of pkgsite's derrors.Wrap: every exported method starts with
+//
+//	defer wrap(&err, "db.CreateUser")
+//
+// so a non-nil result reads "db.CreateUser: <cause>" in the log line of a
+// 500. The cause is wrapped with %w, so errors.As still finds a
+// *model.DuplicateError and errors.Is still sees context.Canceled. op is
+// the operation's name alone: never an argument, which may be a secret (a
+// digest, a key start, an e-mail address, a password hash).
+func wrap(errp *error, op string) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", op, *errp)
+	}
+}
 
 // translate turns driver errors into the model's vocabulary: unique
 // violations become *model.DuplicateError naming the field, anything else

@@ -7,6 +7,10 @@ import (
 	"modernc.org/sqlite"
 )
 
+// FoldKey is the case-folded form under which usernames and e-mail
+// addresses are unique and looked up.
+func FoldKey(s string) string { return strings.ToLower(s) }
+
 // foldFunc is the SQL function searches fold case with. SQLite's own
 // lower() folds ASCII letters only, so "ÜBER" would not match "über" there
 // while it does on PostgreSQL; fold applies Go's Unicode case folding (the

@@ -2,10 +2,8 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"accountd/model"
@@ -69,33 +67,4 @@ func trimPage[T any](rows []T, limit int) ([]T, bool) {
 func count(ctx context.Context, q *bun.SelectQuery) (int, error) {
 	n, err := q.Count(ctx)
 	return int(n), err
-}
-
-// purge deletes at most limit rows of a table (given by its row model and
-// alias) that match cond, and returns how many. It selects their ids
-// through cond's index, then deletes exactly those by primary key, cond
-// re-checked: two index-driven statements, where a DELETE … IN (subquery)
-// may be planned as a scan of the whole table. The bound keeps each batch
-// short, so a large backlog never holds locks for long.
-func (s *Store) purge(ctx context.Context, table any, alias, cond string, limit int, args ...any) (int, error) {
-	var ids []uuid.UUID
-	err := s.conn(ctx).NewSelect().Model(table).Column(alias+".id").Where(cond, args...).Limit(int64(limit)).Scan(ctx, &ids)
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	res, err := s.conn(ctx).NewDelete().Model(table).Where(alias+".id IN (?)", bun.In(ids)).Where(cond, args...).Exec(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
-}
-
-// affected reports whether a write changed at least one row.
-func affected(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
 }

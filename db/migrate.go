@@ -22,7 +22,9 @@ const migrationLockID = 7_351_842_209
 // Migrate applies every embedded migration not yet applied, each in its own
 // transaction, and returns the versions it applied. Several servers may call
 // it at the same moment: they take turns and the later ones find nothing to
-// do.
+// do. On failure it returns the versions applied so far and an error
+// starting "migrate", with the version when one failed ("migrate
+// 0002_activity_brin: …").
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	files, err := fs.Glob(migrationFiles, "migrations/"+string(d.Dialect)+"/*.sql")
 	if err != nil {
@@ -117,8 +119,10 @@ func (d *DB) rebind(q string) string {
 }
 
 // Pending reports how many embedded migrations are not applied yet; the
-// readiness check uses it.
-func (d *DB) Pending(ctx context.Context) (int, error) {
+// readiness check uses it. Before the first migration (no
+// schema_migrations table) it returns an error.
+func (d *DB) Pending(ctx context.Context) (_ int, err error) {
+	defer wrap(&err, "db.Pending")
 	files, err := fs.Glob(migrationFiles, "migrations/"+string(d.Dialect)+"/*.sql")
 	if err != nil {
 		return 0, err

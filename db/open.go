@@ -1,7 +1,9 @@
 // Package db is the storage layer: bun on PostgreSQL or embedded SQLite,
 // the embedded migrations of each, and the repositories the account
-// service depends on. Driver errors are translated here and never leave it
-// raw.
+// service depends on. Unique violations are translated into
+// *model.DuplicateError, and every other error leaves a Store method
+// prefixed with the method's name ("db.UpdateAPIKey: …"), wrapped so that
+// errors.Is and errors.As still reach the driver's error.
 package db
 
 import (
@@ -47,7 +49,9 @@ func (d *DB) Writes() int64 { return d.counts.writes.Load() }
 
 // Open connects to the database named by url: "postgres://…" or
 // "postgresql://…" for PostgreSQL; "sqlite:PATH", "file:PATH" or a bare
-// path for SQLite, whose directory is created if missing.
+// path for SQLite, whose directory is created if missing. It fails, with
+// an error naming the step, when the URL is unusable or the database does
+// not answer a ping within 10 seconds.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	var (
 		sqldb   *sql.DB

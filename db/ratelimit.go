@@ -7,18 +7,19 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Hit counts one request of key in a fixed window that starts with the
+// Hit counts one request of key in a fixed window of rate_limits that starts with the
 // window's first hit: one atomic upsert, so every server on the database
 // shares the count and concurrent hits can neither be lost nor let one
 // request too many through. It returns the window's start and its hits,
 // this one included.
-func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error) {
+func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (_ time.Time, _ int, err error) {
+	defer wrap(&err, "db.Hit")
 	var row struct {
 		WindowStart time.Time `bun:"window_start"`
 		Hits        int       `bun:"hits"`
 	}
 	expired := now.Add(-window)
-	err := s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, 1)
+	err = s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, 1)
 		ON CONFLICT (key) DO UPDATE SET
 			window_start = CASE WHEN r.window_start <= ? THEN excluded.window_start ELSE r.window_start END,
 			hits = CASE WHEN r.window_start <= ? THEN 1 ELSE r.hits + 1 END
@@ -32,16 +33,12 @@ func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.
 // DeleteRateLimitsBefore deletes at most limit rate-limit windows that
 // started before before (long over: every window is shorter) and returns
 // how many.
-func (s *Store) DeleteRateLimitsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *Store) DeleteRateLimitsBefore(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	defer wrap(&err, "db.DeleteRateLimitsBefore")
 	var keys []string
-	err := s.conn(ctx).NewRaw("SELECT key FROM rate_limits WHERE window_start < ? LIMIT ?", before, limit).Scan(ctx, &keys)
+	err = s.conn(ctx).NewRaw("SELECT key FROM rate_limits WHERE window_start < ? LIMIT ?", before, limit).Scan(ctx, &keys)
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
-	res, err := s.conn(ctx).NewRaw("DELETE FROM rate_limits WHERE key IN (?) AND window_start < ?", bun.In(keys), before).Exec(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return rowCount(s.conn(ctx).NewRaw("DELETE FROM rate_limits WHERE key IN (?) AND window_start < ?", bun.In(keys), before).Exec(ctx))
 }

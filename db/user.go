@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,10 +40,6 @@ type userRow struct {
 	Updated               time.Time  `bun:"updated"`
 }
 
-// FoldKey is the case-folded form under which usernames and e-mail
-// addresses are unique and looked up.
-func FoldKey(s string) string { return strings.ToLower(s) }
-
 func (r *userRow) model() *model.User {
 	return &model.User{
 		ID: r.ID, Username: r.Username, Email: r.Email, NameFirst: r.NameFirst, NameLast: r.NameLast,
@@ -67,19 +62,13 @@ func userRowFrom(u *model.User) *userRow {
 	}
 }
 
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 // CreateUser inserts u. With firstIsAdmin, u becomes an admin exactly when
 // no other user exists; the check and the insert are one statement inside
 // a transaction that (on PostgreSQL) holds an advisory lock, so two
-// simultaneous first sign-ups cannot both become admin.
-func (s *Store) CreateUser(ctx context.Context, u *model.User, firstIsAdmin bool) error {
+// simultaneous first sign-ups cannot both become admin. A taken username
+// or e-mail address is a *model.DuplicateError ("username", "email").
+func (s *Store) CreateUser(ctx context.Context, u *model.User, firstIsAdmin bool) (err error) {
+	defer wrap(&err, "db.CreateUser")
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if firstIsAdmin {
 			if s.dialect == Postgres {
@@ -98,10 +87,11 @@ func (s *Store) CreateUser(ctx context.Context, u *model.User, firstIsAdmin bool
 	})
 }
 
-// UserByID returns the user with id, or nil.
-func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (*model.User, error) {
+// UserByID returns the user with id, or nil, nil.
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (_ *model.User, err error) {
+	defer wrap(&err, "db.UserByID")
 	var r userRow
-	err := s.conn(ctx).NewSelect().Model(&r).Where("id = ?", id).Scan(ctx)
+	err = s.conn(ctx).NewSelect().Model(&r).Where("id = ?", id).Scan(ctx)
 	if noRows(err) {
 		return nil, nil
 	}
@@ -112,14 +102,15 @@ func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (*model.User, error)
 }
 
 // UserByLogin returns the user whose username (or, with byEmail, e-mail
-// address) matches login case-insensitively, or nil.
-func (s *Store) UserByLogin(ctx context.Context, login string, byEmail bool) (*model.User, error) {
+// address) matches login case-insensitively, or nil, nil.
+func (s *Store) UserByLogin(ctx context.Context, login string, byEmail bool) (_ *model.User, err error) {
+	defer wrap(&err, "db.UserByLogin")
 	col := "username_key"
 	if byEmail {
 		col = "email_key"
 	}
 	var r userRow
-	err := s.conn(ctx).NewSelect().Model(&r).Where("? = ?", bun.Ident(col), FoldKey(login)).Scan(ctx)
+	err = s.conn(ctx).NewSelect().Model(&r).Where("? = ?", bun.Ident(col), FoldKey(login)).Scan(ctx)
 	if noRows(err) {
 		return nil, nil
 	}
@@ -129,8 +120,11 @@ func (s *Store) UserByLogin(ctx context.Context, login string, byEmail bool) (*m
 	return r.model(), nil
 }
 
-// UpdateUser writes only the fields p sets.
-func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, p model.UserPatch, now time.Time) error {
+// UpdateUser writes only the fields p sets; an unknown id changes nothing
+// and is no error. A taken username is a *model.DuplicateError
+// ("username").
+func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, p model.UserPatch, now time.Time) (err error) {
+	defer wrap(&err, "db.UpdateUser")
 	if p.Empty() {
 		return nil
 	}
@@ -153,43 +147,45 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, p model.UserPatch,
 	if p.StartOnGroupedServers != nil {
 		q = q.Set("start_on_grouped_servers = ?", *p.StartOnGroupedServers)
 	}
-	_, err := q.Exec(ctx)
+	_, err = q.Exec(ctx)
 	return translate(err)
 }
 
-// SetEmail changes a user's e-mail address.
-func (s *Store) SetEmail(ctx context.Context, id uuid.UUID, email string, now time.Time) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
+// SetEmail changes a user's e-mail address; an unknown id changes nothing
+// and is no error. A taken address is a *model.DuplicateError ("email").
+func (s *Store) SetEmail(ctx context.Context, id uuid.UUID, email string, now time.Time) (err error) {
+	defer wrap(&err, "db.SetEmail")
+	_, err = s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
 		Set("email = ?", email).Set("email_key = ?", FoldKey(email)).Set("updated = ?", now).Exec(ctx)
 	return translate(err)
 }
 
-// SetPasswordHash replaces a user's password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, now time.Time) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
+// SetPasswordHash replaces a user's password hash; an unknown id changes
+// nothing and is no error.
+func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, now time.Time) (err error) {
+	defer wrap(&err, "db.SetPasswordHash")
+	_, err = s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
 		Set("password_hash = ?", hash).Set("updated = ?", now).Exec(ctx)
 	return err
 }
 
 // UpgradePasswordHash replaces a user's hash only if it is still old, so a
 // concurrent password change is never overwritten by a login's rehash.
-func (s *Store) UpgradePasswordHash(ctx context.Context, id uuid.UUID, old, hash string) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).Where("password_hash = ?", old).
+// When it is no longer old (or the id is unknown) it writes nothing and
+// returns no error.
+func (s *Store) UpgradePasswordHash(ctx context.Context, id uuid.UUID, old, hash string) (err error) {
+	defer wrap(&err, "db.UpgradePasswordHash")
+	_, err = s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).Where("password_hash = ?", old).
 		Set("password_hash = ?", hash).Exec(ctx)
 	return err
 }
 
 // SetUserFlags sets the operator-controlled states of a user (admin,
-// frozen, suspended); used by sub-commands and tests.
-func (s *Store) SetUserFlags(ctx context.Context, id uuid.UUID, admin, frozen, suspended bool) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
+// frozen, suspended); used by sub-commands and tests. An unknown id
+// changes nothing and is no error.
+func (s *Store) SetUserFlags(ctx context.Context, id uuid.UUID, admin, frozen, suspended bool) (err error) {
+	defer wrap(&err, "db.SetUserFlags")
+	_, err = s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
 		Set("admin = ?", admin).Set("frozen = ?", frozen).Set("suspended = ?", suspended).Exec(ctx)
-	return err
-}
-
-// SetTwoFactor records a user's two-factor state.
-func (s *Store) SetTwoFactor(ctx context.Context, id uuid.UUID, enabled bool, secret *string) error {
-	_, err := s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
-		Set("totp_enabled = ?", enabled).Set("totp_secret = ?", secret).Exec(ctx)
 	return err
 }
