@@ -117,7 +117,9 @@ func sqliteDSN(raw string) (string, error) {
 		return "", fmt.Errorf("DATABASE_URL %q: no SQLite path", raw)
 	}
 	if strings.Contains(raw, "://") && !strings.HasPrefix(raw, "sqlite://") {
-		return "", fmt.Errorf("DATABASE_URL %q: unsupported scheme (want postgres:// or sqlite:PATH)", raw)
+		// Name the scheme only: the rest of a URL may hold a password.
+		scheme, _, _ := strings.Cut(raw, "://")
+		return "", fmt.Errorf("DATABASE_URL: unsupported scheme %q (want postgres:// or sqlite:PATH)", scheme)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
