@@ -58,123 +58,161 @@ type Config struct {
 // LoadConfig reads the configuration through getenv and reports every bad
 // value at once, naming the variable.
 func LoadConfig(getenv func(string) string) (*Config, error) {
-	var errs []string
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
+	env := &envReader{getenv: getenv}
+	c := &Config{}
+	env.loadServer(c)
+	env.loadSessions(c)
+	env.loadPanel(c)
+	env.loadRateLimits(c)
+	env.loadLogging(c)
+	if len(env.errs) > 0 {
+		return nil, fmt.Errorf("configuration: %s", strings.Join(env.errs, "; "))
+	}
+	return c, nil
+}
+
+// envReader reads variables and collects every bad value instead of
+// stopping at the first, so an operator fixes them all in one go. A bad
+// value yields the default, which is never used: LoadConfig then fails.
+type envReader struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (e *envReader) fail(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+// str returns the trimmed value of name, or def when it is unset or blank.
+func (e *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(e.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) boolean(name string, def bool) bool {
+	v := e.str(name, strconv.FormatBool(def))
+	switch strings.ToLower(v) {
+	case "true", "1", "yes", "on":
+		return true
+	case "false", "0", "no", "off":
+		return false
+	}
+	e.fail("%s=%q: want true or false", name, v)
+	return def
+}
+
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	v := e.str(name, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.fail("%s=%q: want a positive duration such as 168h", name, v)
 		return def
 	}
-	boolean := func(name string, def bool) bool {
-		v := get(name, strconv.FormatBool(def))
-		switch strings.ToLower(v) {
-		case "true", "1", "yes", "on":
-			return true
-		case "false", "0", "no", "off":
-			return false
-		}
-		errs = append(errs, fmt.Sprintf("%s=%q: want true or false", name, v))
-		return def
+	return d
+}
+
+// loadServer reads where the server listens, what it calls itself and
+// which browsers may call it.
+func (e *envReader) loadServer(c *Config) {
+	c.DatabaseURL = e.str("DATABASE_URL", "sqlite:data/panel.db")
+	c.ListenAddr = e.str("LISTEN_ADDR", "127.0.0.1:8000")
+	c.AppName = e.str("APP_NAME", "Calagopus")
+	c.ShutdownTimeout = e.duration("SHUTDOWN_TIMEOUT", 30*time.Second)
+	c.GraphQLIntrospection = e.boolean("GRAPHQL_INTROSPECTION", true)
+
+	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
+		e.fail("LISTEN_ADDR=%q: want host:port", c.ListenAddr)
 	}
-	duration := func(name string, def time.Duration) time.Duration {
-		v := get(name, def.String())
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Sprintf("%s=%q: want a positive duration such as 168h", name, v))
-			return def
-		}
-		return d
+	c.MetricsAddr = e.str("METRICS_ADDR", "")
+	if _, _, err := splitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		e.fail("METRICS_ADDR=%q: want host:port", c.MetricsAddr)
+	} else if c.MetricsAddr == c.ListenAddr {
+		e.fail("METRICS_ADDR=%q: same as LISTEN_ADDR; leave it empty to serve /metrics there", c.MetricsAddr)
 	}
 
-	c := &Config{
-		DatabaseURL:          get("DATABASE_URL", "sqlite:data/panel.db"),
-		ListenAddr:           get("LISTEN_ADDR", "127.0.0.1:8000"),
-		AppName:              get("APP_NAME", "Calagopus"),
-		SessionCookie:        get("SESSION_COOKIE", "calagopus_session"),
-		SessionDuration:      duration("SESSION_DURATION", 168*time.Hour),
-		RegistrationEnabled:  boolean("REGISTRATION_ENABLED", true),
-		AllowLanguageChange:  boolean("ALLOW_LANGUAGE_CHANGE", true),
-		LogFormat:            get("LOG_FORMAT", "text"),
-		ShutdownTimeout:      duration("SHUTDOWN_TIMEOUT", 30*time.Second),
-		GraphQLIntrospection: boolean("GRAPHQL_INTROSPECTION", true),
-		CleanupInterval:      duration("CLEANUP_INTERVAL", 10*time.Minute),
-		ActivityRetention:    duration("ACTIVITY_RETENTION", 90*24*time.Hour),
+	appURL := e.str("APP_URL", "http://localhost:8000")
+	u, err := url.Parse(appURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.fail("APP_URL=%q: want an absolute http:// or https:// URL", appURL)
+		u, _ = url.Parse("http://localhost:8000")
 	}
+	c.AppURL = u
 
-	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+	for _, o := range strings.Split(e.getenv("CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-			errs = append(errs, fmt.Sprintf("CORS_ORIGINS: %q is not an origin such as https://panel.example.com", o))
+			e.fail("CORS_ORIGINS: %q is not an origin such as https://panel.example.com", o)
 			continue
 		}
 		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
 	}
 
-	switch env := strings.ToLower(get("APP_ENV", "production")); env {
+	switch env := strings.ToLower(e.str("APP_ENV", "production")); env {
 	case "production":
 	case "development":
 		c.Development = true
 	default:
-		errs = append(errs, fmt.Sprintf("APP_ENV=%q: want production or development", env))
+		e.fail("APP_ENV=%q: want production or development", env)
 	}
 
-	appURL := get("APP_URL", "http://localhost:8000")
-	u, err := url.Parse(appURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Sprintf("APP_URL=%q: want an absolute http:// or https:// URL", appURL))
-		u, _ = url.Parse("http://localhost:8000")
+	var perr error
+	if c.TrustedProxies, perr = web.ParseTrustedProxies(e.getenv("TRUSTED_PROXIES")); perr != nil {
+		e.fail("TRUSTED_PROXIES: %v", perr)
 	}
-	c.AppURL = u
+}
 
+// loadSessions reads the cookie and how long sessions and their traces
+// last.
+func (e *envReader) loadSessions(c *Config) {
+	c.SessionCookie = e.str("SESSION_COOKIE", "calagopus_session")
+	if !validCookieName(c.SessionCookie) {
+		e.fail("SESSION_COOKIE=%q: not a valid cookie name", c.SessionCookie)
+	}
+	c.SessionDuration = e.duration("SESSION_DURATION", 168*time.Hour)
 	// A session's last use is recorded at most every 30 s, so a shorter
 	// lifetime would end sessions that are in constant use.
 	if c.SessionDuration < time.Minute {
-		errs = append(errs, fmt.Sprintf("SESSION_DURATION=%s: want at least 1m", c.SessionDuration))
+		e.fail("SESSION_DURATION=%s: want at least 1m", c.SessionDuration)
 	}
+	c.CleanupInterval = e.duration("CLEANUP_INTERVAL", 10*time.Minute)
+	c.ActivityRetention = e.duration("ACTIVITY_RETENTION", 90*24*time.Hour)
+}
 
-	if _, _, err := splitHostPort(c.ListenAddr); err != nil {
-		errs = append(errs, fmt.Sprintf("LISTEN_ADDR=%q: want host:port", c.ListenAddr))
-	}
-	c.MetricsAddr = get("METRICS_ADDR", "")
-	if _, _, err := splitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
-		errs = append(errs, fmt.Sprintf("METRICS_ADDR=%q: want host:port", c.MetricsAddr))
-	} else if c.MetricsAddr == c.ListenAddr {
-		errs = append(errs, fmt.Sprintf("METRICS_ADDR=%q: same as LISTEN_ADDR; leave it empty to serve /metrics there", c.MetricsAddr))
-	}
+// loadPanel reads the panel settings the account rules depend on.
+func (e *envReader) loadPanel(c *Config) {
+	c.RegistrationEnabled = e.boolean("REGISTRATION_ENABLED", true)
+	c.AllowLanguageChange = e.boolean("ALLOW_LANGUAGE_CHANGE", true)
 
-	if !validCookieName(c.SessionCookie) {
-		errs = append(errs, fmt.Sprintf("SESSION_COOKIE=%q: not a valid cookie name", c.SessionCookie))
-	}
-
-	maxKeys := get("MAX_API_KEYS", "50")
+	maxKeys := e.str("MAX_API_KEYS", "50")
 	if n, err := strconv.Atoi(maxKeys); err != nil || n < 0 {
-		errs = append(errs, fmt.Sprintf("MAX_API_KEYS=%q: want a whole number ≥ 0", maxKeys))
+		e.fail("MAX_API_KEYS=%q: want a whole number ≥ 0", maxKeys)
 	} else {
 		c.MaxAPIKeys = n
 	}
 
-	switch req := account.TwoFactorRequirement(get("TWO_FACTOR_REQUIREMENT", "none")); req {
+	switch req := account.TwoFactorRequirement(e.str("TWO_FACTOR_REQUIREMENT", "none")); req {
 	case account.TwoFactorNone, account.TwoFactorAdmins, account.TwoFactorAllUsers:
 		c.TwoFactorRequirement = req
 	default:
-		errs = append(errs, fmt.Sprintf("TWO_FACTOR_REQUIREMENT=%q: want none, admins or all_users", req))
+		e.fail("TWO_FACTOR_REQUIREMENT=%q: want none, admins or all_users", req)
 	}
+}
 
-	if c.TrustedProxies, err = web.ParseTrustedProxies(getenv("TRUSTED_PROXIES")); err != nil {
-		errs = append(errs, fmt.Sprintf("TRUSTED_PROXIES: %v", err))
-	}
-
-	switch rl := strings.ToLower(get("RATE_LIMIT", "on")); rl {
+// loadRateLimits reads the per-IP limits; the defaults are the panel's
+// (REST.md §2, §4).
+func (e *envReader) loadRateLimits(c *Config) {
+	switch rl := strings.ToLower(e.str("RATE_LIMIT", "on")); rl {
 	case "on", "true":
 		c.RateLimit = true
 	case "off", "false":
 	default:
-		errs = append(errs, fmt.Sprintf("RATE_LIMIT=%q: want on or off", rl))
+		e.fail("RATE_LIMIT=%q: want on or off", rl)
 	}
-	// The defaults are the panel's (REST.md §2, §4).
 	c.RateLimits = map[string]web.RateRule{}
 	for _, r := range []struct{ name, env, def string }{
 		{"client", "RATE_LIMIT_CLIENT", "360/30s"},
@@ -182,26 +220,24 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		{"checkpoint", "RATE_LIMIT_CHECKPOINT", "10/5m"},
 		{"register", "RATE_LIMIT_REGISTER", "10/1h"},
 	} {
-		rule, err := web.ParseRateRule(get(r.env, r.def))
+		rule, err := web.ParseRateRule(e.str(r.env, r.def))
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", r.env, err))
+			e.fail("%s: %v", r.env, err)
 			rule, _ = web.ParseRateRule(r.def)
 		}
 		c.RateLimits[r.name] = rule
 	}
+}
 
-	lvl := get("LOG_LEVEL", "info")
+func (e *envReader) loadLogging(c *Config) {
+	lvl := e.str("LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
-		errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q: want debug, info, warn or error", lvl))
+		e.fail("LOG_LEVEL=%q: want debug, info, warn or error", lvl)
 	}
+	c.LogFormat = e.str("LOG_FORMAT", "text")
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Sprintf("LOG_FORMAT=%q: want text or json", c.LogFormat))
+		e.fail("LOG_FORMAT=%q: want text or json", c.LogFormat)
 	}
-
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
-	}
-	return c, nil
 }
 
 func splitHostPort(addr string) (string, int, error) {
