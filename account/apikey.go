@@ -40,19 +40,13 @@ func keyData(k *model.APIKey) map[string]any {
 // insert run in one transaction that holds the user's lock, so concurrent
 // creates cannot overshoot MAX_API_KEYS.
 func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKeyFields) (*NewAPIKey, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
 	if in.Name == nil {
 		in.Name = new(string)
 	}
 	now := s.now()
 	var v model.Validation
 	p := s.checkAPIKeyFields(&v, in, now)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAPIKeysCreate); err != nil {
+	if err := s.admit(actor, gateDefault, v.Err(), model.PermAPIKeysCreate); err != nil {
 		return nil, err
 	}
 	k := p.Apply(model.APIKey{ID: newID(), UserID: actor.User.ID, AllowedIPs: []netip.Prefix{},
@@ -118,16 +112,10 @@ func keyWriteError(err error) error {
 // out, so a weaker key cannot widen, or lift the restrictions of, a
 // stronger one.
 func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID, in APIKeyFields) (*model.APIKey, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
 	now := s.now()
 	var v model.Validation
 	p := s.checkAPIKeyFields(&v, in, now)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAPIKeysUpdate); err != nil {
+	if err := s.admit(actor, gateDefault, v.Err(), model.PermAPIKeysUpdate); err != nil {
 		return nil, err
 	}
 	var updated *model.APIKey
@@ -176,10 +164,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 // once. The key's lists must be within the actor's: otherwise a weak key
 // could take over a strong one by reading its new secret.
 func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) (*NewAPIKey, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAPIKeysRecreate); err != nil {
+	if err := s.admit(actor, gateDefault, nil, model.PermAPIKeysRecreate); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -218,10 +203,7 @@ func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uui
 // DeleteAPIKey deletes one of the actor's user's keys; it stops working at
 // once.
 func (s *Service) DeleteAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) error {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return err
-	}
-	if err := s.require(actor, model.PermAPIKeysDelete); err != nil {
+	if err := s.admit(actor, gateDefault, nil, model.PermAPIKeysDelete); err != nil {
 		return err
 	}
 	now := s.now()
@@ -266,10 +248,7 @@ func (s *Service) APIKeyByKeyStart(ctx context.Context, actor *model.Actor, keyS
 }
 
 func (s *Service) lookupAPIKey(actor *model.Actor, find func(userID uuid.UUID) (*model.APIKey, error)) (*model.APIKey, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAPIKeysRead); err != nil {
+	if err := s.admit(actor, gateDefault, nil, model.PermAPIKeysRead); err != nil {
 		return nil, err
 	}
 	k, err := find(actor.User.ID)

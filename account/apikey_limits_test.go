@@ -14,6 +14,7 @@ import (
 // edits itself: otherwise a key limited to one network or one hour could
 // mint, or turn itself into, an unlimited one.
 func TestAPIKeyRestrictionsCarryOver(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")

@@ -108,6 +108,7 @@ func akSameKeys(t *testing.T, what string, got, want []*model.APIKey) {
 }
 
 func TestAPIKeyListOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, bob := akUsers(e)
@@ -164,6 +165,7 @@ func TestAPIKeyListOrder(t *testing.T) {
 }
 
 func TestAPIKeyListKeyset(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, _ := akUsers(e)
@@ -273,6 +275,7 @@ func TestAPIKeyListKeyset(t *testing.T) {
 }
 
 func TestAPIKeyListFirstLimits(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, _ := akUsers(e)
@@ -308,6 +311,7 @@ func TestAPIKeyListFirstLimits(t *testing.T) {
 }
 
 func TestAPIKeyListOffset(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, _ := akUsers(e)
@@ -368,6 +372,7 @@ func TestAPIKeyListOffset(t *testing.T) {
 }
 
 func TestAPIKeyListCursorValidation(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, _ := akUsers(e)
@@ -423,6 +428,7 @@ func TestAPIKeyListCursorValidation(t *testing.T) {
 }
 
 func TestAPIKeyListSearch(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, bob := akUsers(e)
@@ -532,6 +538,7 @@ func TestAPIKeyListSearch(t *testing.T) {
 // The REST layer passes search through unchanged; an account with many
 // keys still pages through the matches in order.
 func TestAPIKeyListSearchPaging(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		_, alice, _ := akUsers(e)

@@ -44,10 +44,7 @@ const (
 
 // errTooManyAttempts is the refusal of a check the budget does not allow.
 func errTooManyAttempts(wait time.Duration) error {
-	secs := int64((wait + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
+	secs := model.RetrySeconds(wait)
 	return &model.Error{Code: model.CodeRateLimited, Message: fmt.Sprintf("too many attempts, retry in %ds", secs),
 		RetryAfter: time.Duration(secs) * time.Second}
 }

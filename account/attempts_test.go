@@ -49,6 +49,7 @@ func tfStoredToken(t *testing.T, e *env, u *user) string {
 // Five failed checks spend the budget; every check, right or wrong, is
 // then refused until the window ends.
 func TestAttemptsBudget(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		u := e.register("tfbudget")
@@ -115,6 +116,7 @@ func TestAttemptsBudget(t *testing.T) {
 // Password, TOTP and recovery-code failures of every flow draw on one
 // budget.
 func TestAttemptsSharedBudget(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		a := tfEnabled(t, e, "tfshared")
@@ -180,6 +182,7 @@ func TestAttemptsSharedBudget(t *testing.T) {
 
 // Successful checks are refunded: they never use the budget up.
 func TestAttemptsSuccessRefunds(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		u := e.register("tfrefund")
@@ -206,6 +209,7 @@ func TestAttemptsSuccessRefunds(t *testing.T) {
 // Each budget spent without a success in between blocks twice as long as
 // the one before, from the start of its window; a sign-in resets that.
 func TestAttemptsBackoff(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		u := e.register("tfbackoff")
@@ -245,6 +249,7 @@ func TestAttemptsBackoff(t *testing.T) {
 // After fifty failures in a row, code checks stay refused, whatever the
 // window, until a password login succeeds.
 func TestAttemptsHardStop(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		a := tfEnabled(t, e, "tfhardstop")
@@ -305,6 +310,7 @@ func TestAttemptsHardStop(t *testing.T) {
 // Checks refused unevaluated are billed as failures, until the budget
 // refuses: the budget is then spent for the rest of the window.
 func TestAttemptsChargeRefusedChecks(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 
@@ -370,6 +376,7 @@ func TestAttemptsChargeRefusedChecks(t *testing.T) {
 // Parallel guesses are charged one after the other before any is
 // evaluated: no more than the budget is ever checked.
 func TestAttemptsConcurrent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 

@@ -15,6 +15,7 @@ import (
 )
 
 func TestAuthenticateMissing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		for name, c := range map[string]account.Credentials{
@@ -35,6 +36,7 @@ func TestAuthenticateMissing(t *testing.T) {
 }
 
 func TestAuthenticateSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.SessionDuration = time.Hour
@@ -142,6 +144,7 @@ func TestAuthenticateSession(t *testing.T) {
 }
 
 func TestAuthenticateDefaultSessionDuration(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.SessionDuration = 0
@@ -164,6 +167,7 @@ func TestAuthenticateDefaultSessionDuration(t *testing.T) {
 }
 
 func TestAuthenticateLastUsedCoalescing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		e := newEnv(t, d, cfg)
@@ -279,6 +283,7 @@ func TestAuthenticateLastUsedCoalescing(t *testing.T) {
 }
 
 func TestAuthenticateAPIKey(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")

@@ -48,6 +48,7 @@ func saCleanup(t *testing.T, e *env) account.CleanupResult {
 }
 
 func TestCleanupRetention(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.SessionDuration = 2 * time.Hour
@@ -100,7 +101,7 @@ func TestCleanupRetention(t *testing.T) {
 		keepEdge := saActivity(alice.User, "test:edge-kept", at(time.Hour))
 		dropEdge := saActivity(alice.User, "test:edge-dropped", at(time.Hour-time.Microsecond))
 		bobDropEdge := saActivity(bob.User, "test:edge-dropped", at(time.Hour-time.Microsecond))
-		saInsertActivities(t, e, []saActivityRow{keepEdge, dropEdge, bobDropEdge})
+		saInsertActivities(t, e, []dbtest.ActivityRow{keepEdge, dropEdge, bobDropEdge})
 
 		aliceActs := e.activities(alice.User)
 		bobActs := e.activities(bob.User)
@@ -223,6 +224,7 @@ func TestCleanupRetention(t *testing.T) {
 }
 
 func TestCleanupDefaultRetention(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.ActivityRetention = 0 // unset: 90 days
@@ -232,7 +234,7 @@ func TestCleanupDefaultRetention(t *testing.T) {
 		kept := saActivity(alice.User, "test:kept", now.Add(-90*24*time.Hour))
 		dropped := saActivity(alice.User, "test:dropped", now.Add(-90*24*time.Hour-time.Microsecond))
 		recent := saActivity(alice.User, "test:recent", now.Add(-89*24*time.Hour))
-		saInsertActivities(t, e, []saActivityRow{kept, dropped, recent})
+		saInsertActivities(t, e, []dbtest.ActivityRow{kept, dropped, recent})
 		if res := saCleanup(t, e); res != (account.CleanupResult{Activities: 1}) {
 			t.Errorf("cleanup = %+v, want one event deleted", res)
 		}
@@ -300,21 +302,8 @@ func saCheckBatches(t *testing.T, what string, stmts []int64, n int) {
 	}
 }
 
-// saSessionRow is a row of the sessions table written directly.
-type saSessionRow struct {
-	bun.BaseModel `bun:"table:sessions"`
-
-	ID        uuid.UUID `bun:"id,pk,type:uuid"`
-	UserID    uuid.UUID `bun:"user_id,type:uuid"`
-	KeyStart  string    `bun:"key_start"`
-	Digest    []byte    `bun:"digest"`
-	IP        string    `bun:"ip"`
-	UserAgent string    `bun:"user_agent"`
-	LastUsed  time.Time `bun:"last_used"`
-	Created   time.Time `bun:"created"`
-}
-
 func TestCleanupBatches(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		activityHook := &saDeleteHook{table: "activities"}
 		sessionHook := &saDeleteHook{table: "sessions"}
@@ -334,7 +323,7 @@ func TestCleanupBatches(t *testing.T) {
 				now := e.clock.Now()
 				// n old events spread over both users, and a few recent
 				// ones that must stay.
-				rows := make([]saActivityRow, 0, n+3)
+				rows := make([]dbtest.ActivityRow, 0, n+3)
 				for i := range n {
 					u := alice.User
 					if i%3 == 0 {
@@ -371,11 +360,11 @@ func TestCleanupBatches(t *testing.T) {
 			now := e.clock.Advance(2 * time.Hour)
 			// The registration sessions are idle too by now.
 			idleBefore := e.count("sessions", "last_used < ?", now.Add(-time.Hour))
-			var rows []saSessionRow
+			var rows []dbtest.SessionRow
 			for i := range 1500 {
 				tok := secret.RandomString(48)
 				at := now.Add(-2*time.Hour - time.Duration(i)*time.Second).UTC().Truncate(time.Microsecond)
-				rows = append(rows, saSessionRow{ID: uuid.New(), UserID: bob.ID, KeyStart: tok[:16],
+				rows = append(rows, dbtest.SessionRow{ID: uuid.New(), UserID: bob.ID, KeyStart: tok[:16],
 					Digest: secret.Digest(tok), IP: clientIP.String(), UserAgent: "bulk", LastUsed: at, Created: at})
 			}
 			for len(rows) > 0 {

@@ -36,6 +36,21 @@ func (s *Service) enter(actor *model.Actor, g gate) error {
 	return nil
 }
 
+// admit runs the checks every account operation starts with, in the order
+// the contract ranks their errors: an authenticated actor whose account may
+// use the route (g), then the input's rules (invalid is the validation's
+// result, computed by the caller, which must not depend on the actor),
+// then the permission.
+func (s *Service) admit(actor *model.Actor, g gate, invalid error, perm string) error {
+	if err := s.enter(actor, g); err != nil {
+		return err
+	}
+	if invalid != nil {
+		return invalid
+	}
+	return s.require(actor, perm)
+}
+
 // require checks a user permission: session users hold every user
 // permission, an API key exactly those listed on it.
 func (s *Service) require(actor *model.Actor, perm string) error {

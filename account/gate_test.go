@@ -77,6 +77,7 @@ func checkGates(t *testing.T, e *env, u *user, code model.Code, msg string) {
 }
 
 func TestGateTwoFactorAllUsers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.TwoFactorRequirement = account.TwoFactorAllUsers
@@ -114,6 +115,7 @@ func TestGateTwoFactorAllUsers(t *testing.T) {
 }
 
 func TestGateTwoFactorAdmins(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.TwoFactorRequirement = account.TwoFactorAdmins
@@ -143,6 +145,7 @@ func TestGateTwoFactorAdmins(t *testing.T) {
 }
 
 func TestGateNoRequirement(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		admin := e.register("admin")
@@ -179,6 +182,7 @@ func TestGateNoRequirement(t *testing.T) {
 }
 
 func TestGateSuspended(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")

@@ -12,6 +12,7 @@ import (
 // A stored hash in no known format (a bad import) must fail like a wrong
 // password, not with an internal error that tells the account exists.
 func TestMalformedStoredHashFailsLikeWrongPassword(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")
@@ -28,6 +29,7 @@ func TestMalformedStoredHashFailsLikeWrongPassword(t *testing.T) {
 // A two-factor confirmation token was earned with the old password; a
 // password change must void it.
 func TestChangePasswordVoidsPendingConfirmationTokens(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")

@@ -48,21 +48,47 @@ func (c *fakeClock) Advance(d time.Duration) time.Time {
 	return c.t
 }
 
-// The argon2id hasher with the real parameters, built once: building one
-// costs a hash (its dummy).
+// cheapArgon2 is the cost of the hasher most tests use. Hashing is not what
+// they test, and at the production cost (secret.DefaultArgon2: 19 MiB, two
+// passes) every sign-up, sign-in, password check and recovery code costs
+// tens of milliseconds, many times that under the race detector. The tests
+// about the cost itself (upgrades of weaker hashes, the parameters a new
+// hash is stored with) use productionHasher; secret/ tests the defaults.
+var cheapArgon2 = secret.Argon2Params{MemoryKiB: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// The hashers, each built once: building one costs a hash (its dummy).
 var (
 	hasherOnce sync.Once
 	hasher     *secret.PasswordHasher
 	hasherErr  error
+
+	productionHasherOnce sync.Once
+	productionHasherVal  *secret.PasswordHasher
+	productionHasherErr  error
 )
 
+// sharedHasher is the cheap hasher every service of the tests gets unless a
+// test asks for another.
 func sharedHasher(t testing.TB) *secret.PasswordHasher {
 	t.Helper()
-	hasherOnce.Do(func() { hasher, hasherErr = secret.NewPasswordHasher(secret.DefaultArgon2, 4) })
+	hasherOnce.Do(func() { hasher, hasherErr = secret.NewPasswordHasher(cheapArgon2, 4) })
 	if hasherErr != nil {
 		t.Fatalf("password hasher: %v", hasherErr)
 	}
 	return hasher
+}
+
+// productionHasher is a hasher with the production parameters
+// (secret.DefaultArgon2), for the tests that are about them.
+func productionHasher(t testing.TB) *secret.PasswordHasher {
+	t.Helper()
+	productionHasherOnce.Do(func() {
+		productionHasherVal, productionHasherErr = secret.NewPasswordHasher(secret.DefaultArgon2, 4)
+	})
+	if productionHasherErr != nil {
+		t.Fatalf("production password hasher: %v", productionHasherErr)
+	}
+	return productionHasherVal
 }
 
 var (
@@ -92,8 +118,8 @@ func defaultConfig() account.Config {
 	}
 }
 
-// newService builds the service on d with the real hasher and catalog and a
-// fake clock.
+// newService builds the service on d with the cheap test hasher, the real
+// catalog and a fake clock.
 func newService(t testing.TB, d *db.DB, cfg account.Config) (*account.Service, *db.Store, *fakeClock) {
 	t.Helper()
 	store := db.NewStore(d)
@@ -128,28 +154,34 @@ func newEnv(t *testing.T, d *db.DB, cfg account.Config) *env {
 	return e
 }
 
-// withConfig returns a second service on the same database, clock and
-// secret list, with another configuration.
-func (e *env) withConfig(cfg account.Config) *env {
+// withService returns a copy of e (same database, clock and secret list)
+// whose service is built from st, h and cfg.
+func (e *env) withService(st account.Stores, h *secret.PasswordHasher, cfg account.Config) *env {
 	e.t.Helper()
-	svc := account.New(storesOf(e.store), sharedHasher(e.t), sharedCatalog(e.t), cfg, nil)
+	svc := account.New(st, h, sharedCatalog(e.t), cfg, nil)
 	svc.Now = e.clock.Now
 	c := *e
 	c.svc = svc
 	return &c
 }
 
-// withStore returns a service on the same database whose activity records
-// go to a instead: a way to make the last write of a change fail.
+// withConfig returns a service with another configuration.
+func (e *env) withConfig(cfg account.Config) *env {
+	return e.withService(storesOf(e.store), sharedHasher(e.t), cfg)
+}
+
+// withHasher returns a service that hashes with h (withConfig and
+// withStore go back to sharedHasher).
+func (e *env) withHasher(h *secret.PasswordHasher) *env {
+	return e.withService(storesOf(e.store), h, e.svc.Config())
+}
+
+// withStore returns a service whose activity records go to a instead: a
+// way to make the last write of a change fail.
 func (e *env) withStore(a account.ActivityStore) *env {
-	e.t.Helper()
 	st := storesOf(e.store)
 	st.Activities = a
-	svc := account.New(st, sharedHasher(e.t), sharedCatalog(e.t), e.svc.Config(), nil)
-	svc.Now = e.clock.Now
-	c := *e
-	c.svc = svc
-	return &c
+	return e.withService(st, sharedHasher(e.t), e.svc.Config())
 }
 
 // storesOf hands every store interface to s, as the server does.

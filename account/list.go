@@ -50,15 +50,9 @@ func checkList(v *model.Validation, q *model.ListQuery) {
 func listPage[T any](ctx context.Context, s *Service, actor *model.Actor, q model.ListQuery, perm string,
 	fetch func(ctx context.Context, q model.ListQuery) ([]T, bool, error),
 	count func(ctx context.Context, search string) (int, error)) (*model.Page[T], error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
 	var v model.Validation
 	checkList(&v, &q)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, perm); err != nil {
+	if err := s.admit(actor, gateDefault, v.Err(), perm); err != nil {
 		return nil, err
 	}
 	items, more, err := fetch(ctx, q)

@@ -37,6 +37,7 @@ func (e *env) mustLogin(t *testing.T, login, password string) *account.LoginResu
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("Alice")
@@ -147,6 +148,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginTwoFactor(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")
@@ -216,8 +218,11 @@ func TestLoginTwoFactor(t *testing.T) {
 }
 
 func TestLoginLegacyHashes(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d, defaultConfig())
+		// The production parameters: the "weaker" hash below must be weaker
+		// than the current ones, and the upgrade must reach them.
+		e := newEnv(t, d, defaultConfig()).withHasher(productionHasher(t))
 		alice := e.register("alice")
 		legacy, err := bcrypt.GenerateFromPassword([]byte(alice.Password), 4)
 		if err != nil {
@@ -266,6 +271,7 @@ func TestLoginLegacyHashes(t *testing.T) {
 // Lengths are counted in characters everywhere (validate.go): a password or
 // e-mail address accepted at sign-up must also be accepted at login.
 func TestLoginMultiByteCredentials(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		t.Run("Password300Chars600Bytes", func(t *testing.T) {
@@ -295,6 +301,7 @@ func TestLoginMultiByteCredentials(t *testing.T) {
 }
 
 func TestLoginAtomic(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")
@@ -320,6 +327,7 @@ func TestLoginAtomic(t *testing.T) {
 // exactly one password verification (a dummy one for unknown accounts), so
 // failures take the same time (SECURITY.md).
 func TestLoginSameWorkForUnknownUsers(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		h, err := secret.NewPasswordHasher(secret.DefaultArgon2, 4)
 		if err != nil {

@@ -31,9 +31,6 @@ type UpdateAccountInput struct {
 
 // UpdateAccount edits the profile, writing only the fields given.
 func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in UpdateAccountInput) (*model.User, error) {
-	if err := s.enter(actor, gateAccount); err != nil {
-		return nil, err
-	}
 	var v model.Validation
 	if in.Username != nil {
 		checkUsername(&v, "username", *in.Username)
@@ -56,10 +53,7 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in Upda
 	if in.ToastPosition != nil {
 		checkOneOf(&v, "toast_position", *in.ToastPosition, model.ToastPositions)
 	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountInfos); err != nil {
+	if err := s.admit(actor, gateAccount, v.Err(), model.PermAccountInfos); err != nil {
 		return nil, err
 	}
 	u := actor.User
@@ -102,16 +96,10 @@ type UpdateEmailInput struct {
 
 // UpdateEmail changes the e-mail address.
 func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in UpdateEmailInput) (*model.User, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
 	var v model.Validation
 	checkEmail(&v, "email", in.Email)
 	checkLength(&v, "password", in.Password, 0, maxPasswordLen)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountEmail); err != nil {
+	if err := s.admit(actor, gateDefault, v.Err(), model.PermAccountEmail); err != nil {
 		return nil, err
 	}
 	u := actor.User
@@ -145,16 +133,10 @@ type ChangePasswordResult struct {
 // every other session of the user (and optionally deletes the API keys): a
 // password change is what a user does after a suspected compromise.
 func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in ChangePasswordInput) (*ChangePasswordResult, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return nil, err
-	}
 	var v model.Validation
 	checkLength(&v, "password", in.Password, 0, maxPasswordLen)
 	checkLength(&v, "new_password", in.NewPassword, minPasswordLen, maxPasswordLen)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountPassword); err != nil {
+	if err := s.admit(actor, gateDefault, v.Err(), model.PermAccountPassword); err != nil {
 		return nil, err
 	}
 	u := actor.User

@@ -14,8 +14,10 @@ import (
 )
 
 func TestRegisterHappyPath(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d, defaultConfig())
+		// The production parameters: the stored hash is checked for them.
+		e := newEnv(t, d, defaultConfig()).withHasher(productionHasher(t))
 		in := registerInput("Alice")
 		in.Email = "Alice@Example.com"
 		e.secret(in.Password)
@@ -101,6 +103,7 @@ func TestRegisterHappyPath(t *testing.T) {
 }
 
 func TestRegisterDisabled(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.RegistrationEnabled = false
@@ -124,6 +127,7 @@ func TestRegisterDisabled(t *testing.T) {
 }
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	const (
 		lower3     = "length is lower than 3"
 		greater15  = "length is greater than 15"
@@ -246,6 +250,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestRegisterDuplicate(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("Alice")
@@ -286,6 +291,7 @@ func TestRegisterDuplicate(t *testing.T) {
 }
 
 func TestRegisterConcurrentSameUsername(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		const n = 10
@@ -334,6 +340,7 @@ func TestRegisterConcurrentSameUsername(t *testing.T) {
 }
 
 func TestRegisterConcurrentFirstUserIsTheOnlyAdmin(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		const n = 6
@@ -365,6 +372,7 @@ func TestRegisterConcurrentFirstUserIsTheOnlyAdmin(t *testing.T) {
 }
 
 func TestCreateUser(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		cfg := defaultConfig()
 		cfg.RegistrationEnabled = false // the operator command ignores the switch

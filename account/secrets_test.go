@@ -14,6 +14,7 @@ import (
 // scans every activity row, every error text and the credential tables.
 // (Every other test's activity rows are scanned too, by newEnv's cleanup.)
 func TestSecretsNeverRecorded(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
 		alice := e.register("alice")

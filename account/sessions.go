@@ -29,15 +29,14 @@ func (s *Service) activeSince() time.Time { return s.now().Add(-s.cfg.SessionDur
 
 // RevokeSession ends one of the actor's user's sessions; its cookie fails
 // on its next request. Another user's session id is not found, exactly
-// like an unknown one.
-func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid.UUID) error {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return err
+// like an unknown one. own reports that the session ended is the one the
+// request itself is made with: the caller is then signed out, and its
+// transport clears the session cookie as logout does.
+func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid.UUID) (own bool, err error) {
+	if err := s.admit(actor, gateDefault, nil, model.PermSessionsDelete); err != nil {
+		return false, err
 	}
-	if err := s.require(actor, model.PermSessionsDelete); err != nil {
-		return err
-	}
-	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
 		sess, err := s.sessions.DeleteSessionReturning(ctx, actor.User.ID, id)
 		if err != nil {
 			return err
@@ -49,19 +48,16 @@ func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid
 			"uuid": sess.ID.String(), "ip": sess.IP, "user_agent": sess.UserAgent})
 	})
 	if err != nil {
-		return model.AsError(err)
+		return false, model.AsError(err)
 	}
-	return nil
+	return actor.UsesSession(id), nil
 }
 
 // RevokeOtherSessions ends every session of the actor's user except the
 // one making the request; through an API key, that is every session. It
 // returns how many it ended.
 func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (int, error) {
-	if err := s.enter(actor, gateDefault); err != nil {
-		return 0, err
-	}
-	if err := s.require(actor, model.PermSessionsDelete); err != nil {
+	if err := s.admit(actor, gateDefault, nil, model.PermSessionsDelete); err != nil {
 		return 0, err
 	}
 	var keep *uuid.UUID

@@ -46,10 +46,7 @@ type TwoFactorSetup struct {
 // (replacing any earlier one) and returns it. It is confirmed, and
 // two-factor turned on, by EnableTwoFactor.
 func (s *Service) BeginTwoFactorSetup(ctx context.Context, actor *model.Actor) (*TwoFactorSetup, error) {
-	if err := s.enter(actor, gateTwoFactor); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+	if err := s.admit(actor, gateTwoFactor, nil, model.PermAccountTwoFactor); err != nil {
 		return nil, err
 	}
 	u := actor.User
@@ -97,13 +94,7 @@ type TwoFactorResult struct {
 // and the password confirm it, and returns the recovery codes — shown
 // this once; only their slow salted digests are stored.
 func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput) (*TwoFactorResult, error) {
-	if err := s.enter(actor, gateTwoFactor); err != nil {
-		return nil, err
-	}
-	if err := checkTwoFactorInput(in, totpCodeLen); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+	if err := s.admit(actor, gateTwoFactor, checkTwoFactorInput(in, totpCodeLen), model.PermAccountTwoFactor); err != nil {
 		return nil, err
 	}
 	u := actor.User
@@ -238,13 +229,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Acto
 // account as the change left it.
 func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in TwoFactorInput, prepare func(ctx context.Context) error,
 	change func(ctx context.Context, u *model.User, using string, res *TwoFactorResult) error) (*TwoFactorResult, error) {
-	if err := s.enter(actor, gateTwoFactor); err != nil {
-		return nil, err
-	}
-	if err := checkTwoFactorInput(in, recoveryCodeLen); err != nil {
-		return nil, err
-	}
-	if err := s.require(actor, model.PermAccountTwoFactor); err != nil {
+	if err := s.admit(actor, gateTwoFactor, checkTwoFactorInput(in, recoveryCodeLen), model.PermAccountTwoFactor); err != nil {
 		return nil, err
 	}
 	u := actor.User
