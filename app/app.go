@@ -137,14 +137,12 @@ func (a *App) routes() http.Handler {
 	// which send neither Sec-Fetch-Site nor Origin, are unaffected.
 	refuse := func(graphQL bool) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			const msg = "cross-origin request refused"
+			err := model.Errorf(model.CodeForbidden, "cross-origin request refused")
 			if graphQL {
-				web.WriteJSON(w, http.StatusForbidden, map[string]any{"errors": []map[string]any{{
-					"message": msg, "extensions": map[string]any{"code": "FORBIDDEN", "requestId": web.RequestIDFrom(r.Context())},
-				}}})
+				graph.WriteError(w, r, err)
 				return
 			}
-			web.WriteJSON(w, http.StatusForbidden, map[string][]string{"errors": {msg}})
+			web.WriteError(w, r, a.Logger, err)
 		})
 	}
 
@@ -162,8 +160,10 @@ func (a *App) routes() http.Handler {
 	}
 
 	// Per-IP limits run first, before any authentication work.
-	limitGraphQL := limits.Middleware(func(*http.Request) string { return "client" }, graph.WriteRateLimited)
-	limitREST := limits.Middleware(restRateRule, func(w http.ResponseWriter, r *http.Request, err error) {
+	// Which operations have a limit of their own is web's table: REST
+	// routes by it here, GraphQL fields in graph's executor.
+	limitGraphQL := limits.Middleware(func(*http.Request) string { return web.RateClient }, graph.WriteError)
+	limitREST := limits.Middleware(web.RESTRateRule, func(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteError(w, r, a.Logger, err)
 	})
 
@@ -205,21 +205,6 @@ func (a *App) rateLimiter() *web.RateLimiter {
 		l.Counter = &web.MemoryCounter{}
 	}
 	return l
-}
-
-// restRateRule names the per-IP limit of a REST request: the sign-in,
-// checkpoint and sign-up routes have their own, everything else counts
-// against the client limit.
-func restRateRule(r *http.Request) string {
-	switch r.URL.Path {
-	case "/api/auth/login":
-		return "login"
-	case "/api/auth/login/checkpoint":
-		return "checkpoint"
-	case "/api/auth/register":
-		return "register"
-	}
-	return "client"
 }
 
 // cors answers preflights and sets the CORS headers for the origins of

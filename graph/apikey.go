@@ -29,16 +29,16 @@ func listOrNil(l []string) *[]string {
 	return &l
 }
 
-// actorFor returns the request's actor when it is u's own: a user object
-// reached through another path (a login payload, say) shows its private
-// lists only to that user's credentials.
-func actorFor(ctx context.Context, u *model.User) (*model.Actor, error) {
+// actorFor returns the request's actor for reading u's private lists,
+// once the service has agreed that u is the actor's own account (see
+// account.Service.CheckOwnAccount).
+func (r *Resolver) actorFor(ctx context.Context, u *model.User) (*model.Actor, error) {
 	actor, err := web.ActorFrom(ctx)
 	if actor == nil {
 		return nil, err
 	}
-	if actor.User.ID != u.ID {
-		return nil, model.Errorf(model.CodeForbidden, "not your account")
+	if err := r.Service.CheckOwnAccount(actor, u); err != nil {
+		return nil, err
 	}
 	return actor, nil
 }

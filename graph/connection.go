@@ -70,9 +70,11 @@ func connect[M, E any](p *model.Page[M], after string, cursor func(M) model.Curs
 	return edges, info
 }
 
-// listQuery turns connection arguments into a service query.
+// listQuery turns connection arguments into a service query. The schema
+// gives first its default, model.DefaultPageSize; the same default here
+// covers a first of null.
 func listQuery(first *int, after, search *string) model.ListQuery {
-	q := model.ListQuery{Keyset: true, First: 25}
+	q := model.ListQuery{Keyset: true, First: model.DefaultPageSize}
 	if first != nil {
 		q.First = *first
 	}

@@ -14,17 +14,6 @@ import (
 	"accountd/web"
 )
 
-// userErrorCodes maps the user-facing model codes to the schema's enum.
-var userErrorCodes = map[model.Code]UserErrorCode{
-	model.CodeInvalid:            UserErrorCodeInvalid,
-	model.CodeInvalidCredentials: UserErrorCodeInvalidCredentials,
-	model.CodeInvalidPassword:    UserErrorCodeInvalidPassword,
-	model.CodeNotConfigured:      UserErrorCodeNotConfigured,
-	model.CodeConflict:           UserErrorCodeConflict,
-	model.CodeNotFound:           UserErrorCodeNotFound,
-	model.CodeQuotaExceeded:      UserErrorCodeQuotaExceeded,
-}
-
 // topLevelCodes maps the other model codes to extensions.code.
 var topLevelCodes = map[model.Code]string{
 	model.CodeUnauthenticated: "UNAUTHENTICATED",
@@ -40,8 +29,10 @@ var topLevelCodes = map[model.Code]string{
 // field where the generic snake_case → camelCase rule is not enough.
 func userErrors(err error, rename map[string]string) ([]*UserError, error) {
 	e := model.AsError(err)
-	code, ok := userErrorCodes[e.Code]
-	if !ok {
+	code := userErrorCode(e.Code)
+	if !e.Code.UserFacing() || !code.IsValid() {
+		// Not the user's to fix (or, against TestUserErrorCodes, a
+		// user-facing code the schema cannot spell): a top-level error.
 		return []*UserError{}, err
 	}
 	path := func(field string) []string {
@@ -65,6 +56,12 @@ func userErrors(err error, rename map[string]string) ([]*UserError, error) {
 	}
 	return []*UserError{{Field: path(e.Field), Message: e.Message, Code: code}}, nil
 }
+
+// userErrorCode spells a model code in the schema's UserErrorCode enum:
+// the same name in upper case (invalid_credentials → INVALID_CREDENTIALS),
+// as extensions.code spells a user-facing error that reaches the top
+// level. Which codes are user-facing is model.Code.UserFacing's decision.
+func userErrorCode(c model.Code) UserErrorCode { return UserErrorCode(strings.ToUpper(string(c))) }
 
 // camelCase turns a REST field name (name_first) into its GraphQL input
 // name (nameFirst).
@@ -104,7 +101,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	if !ok {
 		// A user-facing error that reached the top level (a query field
 		// rather than a mutation payload): still speak the same codes.
-		code = strings.ToUpper(string(me.Code))
+		code = string(userErrorCode(me.Code))
 	}
 	if gqlErr.Extensions == nil {
 		gqlErr.Extensions = map[string]any{}
@@ -122,19 +119,10 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 			gqlErr.Extensions["permission"] = me.Permission
 		}
 	case model.CodeRateLimited:
-		gqlErr.Extensions["retryAfter"] = retrySeconds(me)
+		gqlErr.Extensions["retryAfter"] = me.RetryAfterSeconds()
 	}
 	gqlErr.Extensions["requestId"] = web.RequestIDFrom(ctx)
 	return gqlErr
-}
-
-// retrySeconds rounds a wait up to whole seconds, at least one.
-func retrySeconds(e *model.Error) int {
-	s := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
-	if s < 1 {
-		s = 1
-	}
-	return s
 }
 
 // clientFrom describes the caller of an unauthenticated mutation.
@@ -146,13 +134,16 @@ func clientFrom(ctx context.Context) model.Client {
 	return c
 }
 
-// WriteRateLimited answers a request the per-IP limit refused, in the
-// GraphQL response shape: 429 with Retry-After, and the error's code and
-// retryAfter in its extensions.
-func WriteRateLimited(w http.ResponseWriter, r *http.Request, err error) {
-	e := presentError(r.Context(), err)
-	if secs, ok := e.Extensions["retryAfter"].(int); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
+// WriteError answers a /graphql request refused before it reached the
+// executor (by the per-IP limit, the cross-origin check, a body that could
+// not be read) in the GraphQL response shape: err goes through the same
+// presenter as every other error, and the status is its code's, as REST
+// would answer it (403, 413, 429 with Retry-After, …). The refusals are
+// expected outcomes, so nothing is logged.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := model.AsError(err)
+	if e.Code == model.CodeRateLimited {
+		w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
 	}
-	web.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []*gqlerror.Error{e}})
+	web.WriteJSON(w, web.StatusOf(e.Code), map[string]any{"errors": []*gqlerror.Error{presentError(r.Context(), e)}})
 }

@@ -74,6 +74,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(depthLimit{max: opts.DepthLimit})
 	srv.Use(checkingFieldLimit{r})
+	limitOperations(srv, r.Limits)
 	srv.SetParserTokenLimit(opts.TokenLimit)
 	srv.SetDisableSuggestion(!opts.Suggestions)
 	if opts.OnOperation != nil {
@@ -131,11 +132,10 @@ func withRequestIDs(next http.Handler) http.Handler {
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
 				e := model.Errorf(model.CodeInvalid, "the request body could not be read")
-				status := http.StatusBadRequest
 				if web.IsTooLarge(err) {
-					e, status = model.Errorf(model.CodeTooLarge, "request body too large"), http.StatusRequestEntityTooLarge
+					e = model.Errorf(model.CodeTooLarge, "request body too large")
 				}
-				web.WriteJSON(w, status, map[string]any{"errors": []*gqlerror.Error{presentError(r.Context(), e)}})
+				WriteError(w, r, e)
 				return
 			}
 			reqBody = body

@@ -16,6 +16,7 @@ type Resolver struct {
 	Service *account.Service
 	Cookie  web.SessionCookie
 	// Limits holds the per-IP limits the sign-up, sign-in and checkpoint
-	// mutations count against, as their REST routes do.
+	// mutations count against, as their REST routes do (see
+	// limitOperations).
 	Limits *web.RateLimiter
 }

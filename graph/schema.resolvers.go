@@ -65,9 +65,6 @@ func (r *apiKeyConnectionResolver) TotalCount(ctx context.Context, obj *APIKeyCo
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*RegisterPayload, error) {
-	if err := r.Limits.Check(ctx, "register").Err(); err != nil {
-		return nil, err
-	}
 	res, err := r.Service.Register(ctx, clientFrom(ctx), account.RegisterInput{
 		Username: input.Username, Email: input.Email, NameFirst: input.NameFirst, NameLast: input.NameLast,
 		Password: input.Password,
@@ -82,9 +79,6 @@ func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginPayload, error) {
-	if err := r.Limits.Check(ctx, "login").Err(); err != nil {
-		return nil, err
-	}
 	res, err := r.Service.Login(ctx, clientFrom(ctx), account.LoginInput{User: input.User, Password: input.Password})
 	if err != nil {
 		ue, err := userErrors(err, nil)
@@ -100,9 +94,6 @@ func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginP
 
 // LoginCheckpoint is the resolver for the loginCheckpoint field.
 func (r *mutationResolver) LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error) {
-	if err := r.Limits.Check(ctx, "checkpoint").Err(); err != nil {
-		return nil, err
-	}
 	res, err := r.Service.LoginCheckpoint(ctx, clientFrom(ctx), account.CheckpointInput{
 		ConfirmationToken: input.ConfirmationToken, Code: input.Code})
 	if err != nil {
@@ -321,8 +312,9 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, input RevokeSessio
 	}
 	id, err := model.ParseID(input.ID)
 	if err == nil {
-		if err = r.Service.RevokeSession(ctx, actor, id); err == nil {
-			if actor.UsesSession(id) {
+		var own bool
+		if own, err = r.Service.RevokeSession(ctx, actor, id); err == nil {
+			if own {
 				r.Cookie.Clear(web.ResponseHeaderFrom(ctx))
 			}
 			return &RevokeSessionPayload{RevokedSessionID: &input.ID, UserErrors: []*UserError{}}, nil
@@ -415,7 +407,7 @@ func (r *userResolver) CreatedAt(ctx context.Context, obj *model.User) (*time.Ti
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *userResolver) APIKeys(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*APIKeyConnection, error) {
-	actor, err := actorFor(ctx, obj)
+	actor, err := r.actorFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +423,7 @@ func (r *userResolver) APIKeys(ctx context.Context, obj *model.User, first *int,
 
 // APIKey is the resolver for the apiKey field.
 func (r *userResolver) APIKey(ctx context.Context, obj *model.User, id *string, keyStart *string) (*model.APIKey, error) {
-	actor, err := actorFor(ctx, obj)
+	actor, err := r.actorFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +447,7 @@ func (r *userResolver) APIKey(ctx context.Context, obj *model.User, id *string, 
 
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*SessionConnection, error) {
-	actor, err := actorFor(ctx, obj)
+	actor, err := r.actorFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +463,7 @@ func (r *userResolver) Sessions(ctx context.Context, obj *model.User, first *int
 
 // Activity is the resolver for the activity field.
 func (r *userResolver) Activity(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*ActivityConnection, error) {
-	actor, err := actorFor(ctx, obj)
+	actor, err := r.actorFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}

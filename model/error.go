@@ -33,7 +33,8 @@ const (
 
 // UserFacing reports whether errors of this code are expected, user-fixable
 // outcomes of a mutation (GraphQL userErrors) rather than failures of the
-// request itself (top-level GraphQL errors).
+// request itself (top-level GraphQL errors). It is the only place that
+// decides: graph/ only spells each user-facing code in its enum.
 func (c Code) UserFacing() bool {
 	switch c {
 	case CodeInvalid, CodeInvalidCredentials, CodeInvalidPassword, CodeNotConfigured,
@@ -97,6 +98,24 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// RetrySeconds rounds a wait up to whole seconds, at least 1. It is the one
+// rounding of every "retry in" the server states — REST's Retry-After and
+// X-RateLimit-Reset, GraphQL's extensions.retryAfter, the messages — so the
+// transports cannot disagree: rounding up means a client that waits that
+// long is let through, and the floor of 1 keeps a nearly-over window from
+// inviting an immediate retry (Retry-After has no fractions).
+func RetrySeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++ // without adding to d first, which could overflow
+	}
+	return max(s, 1)
+}
+
+// RetryAfterSeconds is e's RetryAfter as the whole seconds a client is told
+// to wait (see RetrySeconds).
+func (e *Error) RetryAfterSeconds() int64 { return RetrySeconds(e.RetryAfter) }
 
 // Messages lists what a client is shown, one entry per failing rule.
 func (e *Error) Messages() []string {

@@ -12,6 +12,12 @@ import (
 	"github.com/google/uuid"
 )
 
+// DefaultPageSize is the size of a page a client did not size: REST's
+// per_page and a GraphQL connection's first. It is one constant because
+// both transports promise the same default (REST.md §1, the schema's
+// "first: Int = 25", which a test in graph/ holds to this value).
+const DefaultPageSize = 25
+
 // ListQuery selects one page of one of a user's lists (API keys, sessions,
 // activity). GraphQL connections page by keyset (First/After): stable under
 // inserts and as cheap on the last page as on the first. The REST layer

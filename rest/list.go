@@ -10,17 +10,15 @@ import (
 	"accountd/model"
 )
 
-// The pagination defaults of REST.md §1.
-const (
-	defaultPage    = 1
-	defaultPerPage = 25
-)
+// defaultPage is the page of REST.md §1 a client did not name; the page
+// size it did not name is model.DefaultPageSize, shared with GraphQL.
+const defaultPage = 1
 
 // listQuery reads page, per_page and search from the query string. Range
 // rules are the service's; here only the syntax is checked.
 func listQuery(r *http.Request) (model.ListQuery, error) {
 	q := r.URL.Query()
-	lq := model.ListQuery{Page: defaultPage, PerPage: defaultPerPage, Search: q.Get("search")}
+	lq := model.ListQuery{Page: defaultPage, PerPage: model.DefaultPageSize, Search: q.Get("search")}
 	var v model.Validation
 	for _, f := range []struct {
 		name string

@@ -66,11 +66,12 @@ func (h *Handler) deleteSession(w http.ResponseWriter, r *http.Request, actor *m
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.Service.RevokeSession(r.Context(), actor, id); err != nil {
+	own, err := h.Service.RevokeSession(r.Context(), actor, id)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if actor.UsesSession(id) {
+	if own {
 		h.Cookie.Clear(w.Header())
 	}
 	h.ok(w, r, empty)

@@ -107,7 +107,7 @@ func (d *RateDecision) Err() error {
 	if d == nil || d.Allowed {
 		return nil
 	}
-	secs := retryAfterSeconds(d.Reset)
+	secs := model.RetrySeconds(d.Reset)
 	return &model.Error{Code: model.CodeRateLimited, Message: fmt.Sprintf("you are ratelimited, retry in %ds", secs),
 		RetryAfter: time.Duration(secs) * time.Second}
 }
@@ -119,7 +119,7 @@ func (d *RateDecision) SetHeaders(h http.Header) {
 	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Rule.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(retryAfterSeconds(d.Reset), 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(model.RetrySeconds(d.Reset), 10))
 }
 
 // Middleware limits every request by the rule pick names for it ("" for

@@ -3,12 +3,14 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
+	"strings"
 
 	"accountd/model"
 )
@@ -22,15 +24,65 @@ const internalErrorBody = `{"errors":["internal server error"]}`
 // becomes a clean 500 instead of a truncated 200. HTML escaping is off: the
 // body is JSON for API clients, and escaped "<" would only confuse them.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := encodeJSON(v)
+	if err != nil {
 		slog.Default().Error("encoding JSON response", "err", err)
 		writeRaw(w, http.StatusInternalServerError, []byte(internalErrorBody))
 		return
 	}
-	writeRaw(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	writeRaw(w, status, body)
+}
+
+// WritePrivateJSON writes v as the 200 answer about the caller's own
+// account. Shared caches must not keep it and the browser must revalidate,
+// which the ETag of a GET or HEAD answer makes cheap: a matching
+// If-None-Match gets 304 with no body. It encodes exactly as WriteJSON
+// does; a value that cannot be encoded is answered, and logged, as
+// WriteError answers any internal error.
+func WritePrivateJSON(w http.ResponseWriter, r *http.Request, logger *slog.Logger, v any) {
+	body, err := encodeJSON(v)
+	if err != nil {
+		WriteError(w, r, logger, err)
+		return
+	}
+	hdr := w.Header()
+	if hdr.Get("Cache-Control") == "" {
+		hdr.Set("Cache-Control", "private, no-cache")
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		sum := sha256.Sum256(body)
+		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		hdr.Set("ETag", etag)
+		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+			hdr.Del("Content-Type") // a 304 has no body to describe
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	writeRaw(w, http.StatusOK, body)
+}
+
+// encodeJSON is the one JSON encoding of response bodies: HTML escaping
+// off, no trailing newline.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// etagMatches implements If-None-Match's weak comparison.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // writeRaw sends an already encoded JSON body.
@@ -99,14 +151,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		return
 	}
 	if e.Code == model.CodeRateLimited {
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.RetryAfter), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
 	}
 	WriteJSON(w, status, map[string][]string{"errors": e.Messages()})
-}
-
-// retryAfterSeconds rounds d up to whole seconds, at least 1: Retry-After
-// has no fractions, and 0 would invite an immediate retry.
-func retryAfterSeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	return max(s, 1)
 }

@@ -193,3 +193,69 @@ func TestWriteJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestWritePrivateJSON covers the REST shim's 200 answers, which share
+// WriteJSON's encoding: private caching, and an ETag on GET that turns a
+// matching If-None-Match into a bodiless 304.
+func TestWritePrivateJSON(t *testing.T) {
+	v := map[string]string{"otp_url": "otpauth://a?b=c&d=<e>"}
+	const body = `{"otp_url":"otpauth://a?b=c&d=<e>"}`
+	get := func(t *testing.T, method, ifNoneMatch string) *httptest.ResponseRecorder {
+		t.Helper()
+		r := httptest.NewRequest(method, "/api/client/account", nil)
+		if ifNoneMatch != "" {
+			r.Header.Set("If-None-Match", ifNoneMatch)
+		}
+		rec := httptest.NewRecorder()
+		WritePrivateJSON(rec, r, nil, v)
+		return rec
+	}
+	first := get(t, http.MethodGet, "")
+	etag := first.Header().Get("ETag")
+	if first.Code != 200 || first.Body.String() != body || etag == "" {
+		t.Fatalf("GET = %d %q ETag %q, want 200 %s with an ETag", first.Code, first.Body.String(), etag, body)
+	}
+	if got := first.Header().Get("Cache-Control"); got != "private, no-cache" {
+		t.Errorf("Cache-Control = %q, want private, no-cache", got)
+	}
+	if got := first.Header().Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	for _, inm := range []string{etag, "W/" + etag, `"nope", ` + etag, "*"} {
+		rec := get(t, http.MethodGet, inm)
+		if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 || rec.Header().Get("Content-Type") != "" {
+			t.Errorf("If-None-Match %s: %d %q Content-Type %q, want a bare 304", inm, rec.Code, rec.Body.String(), rec.Header().Get("Content-Type"))
+		}
+	}
+	if rec := get(t, http.MethodGet, `"other"`); rec.Code != 200 || rec.Body.String() != body {
+		t.Errorf("a stale ETag: %d %q, want 200 with the body", rec.Code, rec.Body.String())
+	}
+	if rec := get(t, http.MethodHead, etag); rec.Code != http.StatusNotModified {
+		t.Errorf("HEAD with the ETag = %d, want 304", rec.Code)
+	}
+	post := get(t, http.MethodPost, etag)
+	if post.Code != 200 || post.Header().Get("ETag") != "" || post.Body.String() != body {
+		t.Errorf("POST = %d ETag %q %q, want 200 without an ETag", post.Code, post.Header().Get("ETag"), post.Body.String())
+	}
+
+	t.Run("KeepsACacheControlAlreadySet", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Cache-Control", "no-store")
+		WritePrivateJSON(rec, httptest.NewRequest(http.MethodGet, "/", nil), nil, v)
+		if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+			t.Errorf("Cache-Control = %q, want no-store kept", got)
+		}
+	})
+	t.Run("Unencodable", func(t *testing.T) {
+		var logs bytes.Buffer
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		WritePrivateJSON(rec, r.WithContext(WithRequestID(r.Context(), "req-9")), slog.New(slog.NewTextHandler(&logs, nil)), map[string]any{"c": make(chan int)})
+		if rec.Code != 500 || rec.Body.String() != internalErrorBody || rec.Header().Get("ETag") != "" {
+			t.Errorf("= %d %q ETag %q, want the bare internal error", rec.Code, rec.Body.String(), rec.Header().Get("ETag"))
+		}
+		if !strings.Contains(logs.String(), "request_id=req-9") {
+			t.Errorf("log %q does not name the request", logs.String())
+		}
+	})
+}

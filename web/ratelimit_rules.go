@@ -1,0 +1,63 @@
+package web
+
+import "net/http"
+
+// The names of the per-IP limits: the keys of RateLimiter.Rules, configured
+// as RATE_LIMIT_CLIENT, RATE_LIMIT_LOGIN, … (REST.md §2).
+const (
+	RateClient     = "client"
+	RateLogin      = "login"
+	RateCheckpoint = "checkpoint"
+	RateRegister   = "register"
+)
+
+// operationLimits is the one table of the operations that count against a
+// per-IP limit of their own: sign-in, the two-factor checkpoint and
+// sign-up, the ones that guess passwords or create accounts. Each row names
+// the operation as both transports expose it, the REST route and the
+// GraphQL mutation field, so that neither can limit it differently from the
+// other; tests in rest/ and graph/ hold the names to their routes and
+// schema.
+var operationLimits = [...]RateLimitedOperation{
+	{RateLogin, "/api/auth/login", "login"},
+	{RateCheckpoint, "/api/auth/login/checkpoint", "loginCheckpoint"},
+	{RateRegister, "/api/auth/register", "register"},
+}
+
+// RESTRateRule names the per-IP limit a REST request counts against: its
+// operation's own, or the client limit for every other route. (A REST
+// sign-in counts against its own limit only; the client limit is for
+// everything else.)
+func RESTRateRule(r *http.Request) string {
+	for _, op := range operationLimits {
+		if r.URL.Path == op.RESTPath {
+			return op.Rule
+		}
+	}
+	return RateClient
+}
+
+// GraphQLRateRule names the per-IP limit a GraphQL mutation field counts
+// against, or "" for none. It comes on top of the client limit, which
+// every /graphql request counts against (one request may hold several
+// fields).
+func GraphQLRateRule(mutationField string) string {
+	for _, op := range operationLimits {
+		if mutationField == op.GraphQLField {
+			return op.Rule
+		}
+	}
+	return ""
+}
+
+// RateLimitedOperation is one operation with a per-IP limit of its own:
+// the limit's name and the operation's name in each transport.
+type RateLimitedOperation struct {
+	Rule, RESTPath, GraphQLField string
+}
+
+// RateLimitedOperations lists the table, for the transports' tests that
+// hold its names to their routes and schema.
+func RateLimitedOperations() []RateLimitedOperation {
+	return append([]RateLimitedOperation(nil), operationLimits[:]...)
+}
