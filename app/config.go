@@ -215,10 +215,10 @@ func (e *envReader) loadRateLimits(c *Config) {
 	}
 	c.RateLimits = map[string]web.RateRule{}
 	for _, r := range []struct{ name, env, def string }{
-		{"client", "RATE_LIMIT_CLIENT", "360/30s"},
-		{"login", "RATE_LIMIT_LOGIN", "20/5m"},
-		{"checkpoint", "RATE_LIMIT_CHECKPOINT", "10/5m"},
-		{"register", "RATE_LIMIT_REGISTER", "10/1h"},
+		{web.RateClient, "RATE_LIMIT_CLIENT", "360/30s"},
+		{web.RateLogin, "RATE_LIMIT_LOGIN", "20/5m"},
+		{web.RateCheckpoint, "RATE_LIMIT_CHECKPOINT", "10/5m"},
+		{web.RateRegister, "RATE_LIMIT_REGISTER", "10/1h"},
 	} {
 		rule, err := web.ParseRateRule(e.str(r.env, r.def))
 		if err != nil {
