@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"accountd/app"
+	"accountd/app/apptest"
 	"accountd/db/dbtest"
 )
 
@@ -20,9 +21,9 @@ func benchAPIKeyRead(b *testing.B, newRequest func(key string) *http.Request) {
 	for _, e := range dbtest.Engines(b) {
 		b.Run(dbtest.Name(e), func(b *testing.B) {
 			// Per-IP limits off: this measures authentication, not the limiter.
-			ts := newServer(b, e, func(cfg *app.Config) { cfg.RateLimit = false })
-			c := ts.registerREST(b, "alice", "correct horse")
-			res := c.do(http.MethodPost, "/api/client/account/api-keys", map[string]any{"name": "bench"})
+			ts := apptest.NewServer(b, e, func(cfg *app.Config) { cfg.RateLimit = false })
+			c := ts.RegisterREST(b, "alice", "correct horse")
+			res := c.Do(http.MethodPost, "/api/client/account/api-keys", map[string]any{"name": "bench"})
 			var created struct {
 				Key string `json:"key"`
 			}

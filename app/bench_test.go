@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"accountd/app/apptest"
 	"accountd/db/dbtest"
 )
 
@@ -15,10 +16,10 @@ import (
 func benchRead(b *testing.B, newRequest func(cookie *http.Cookie) *http.Request) {
 	for _, e := range dbtest.Engines(b) {
 		b.Run(dbtest.Name(e), func(b *testing.B) {
-			ts := newServer(b, e, nil)
-			c := ts.registerREST(b, "alice", "correct horse")
+			ts := apptest.NewServer(b, e, nil)
+			c := ts.RegisterREST(b, "alice", "correct horse")
 			var cookie *http.Cookie
-			for _, ck := range c.http.Jar.Cookies(mustURL(b, ts.URL)) {
+			for _, ck := range c.HTTP.Jar.Cookies(apptest.MustURL(b, ts.URL)) {
 				if ck.Name == ts.App.Config.SessionCookie {
 					cookie = ck
 				}

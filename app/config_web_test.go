@@ -9,6 +9,7 @@ import (
 )
 
 func TestConfigCORSOriginsAndAppEnv(t *testing.T) {
+	t.Parallel()
 	c, err := app.LoadConfig(env(nil))
 	if err != nil || len(c.CORSOrigins) != 0 || c.Development {
 		t.Fatalf("defaults: CORS %v, development %v, %v", c.CORSOrigins, c.Development, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"accountd/app"
+	"accountd/app/apptest"
 )
 
 // graphiqlRefs returns the same-origin asset URLs the GraphiQL page loads.
@@ -23,9 +24,10 @@ func graphiqlRefs(t *testing.T, page []byte) []string {
 }
 
 func TestGraphiQLIsServedWithIntrospection(t *testing.T) {
-	eachServer(t, nil, func(t *testing.T, ts *testServer) {
-		c := ts.client(t)
-		res := c.do(http.MethodGet, "/graphiql", nil)
+	t.Parallel()
+	apptest.EachServer(t, nil, func(t *testing.T, ts *apptest.Server) {
+		c := ts.Client(t)
+		res := c.Do(http.MethodGet, "/graphiql", nil)
 		if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Fatalf("GET /graphiql: %d %q", res.Status, res.Header.Get("Content-Type"))
 		}
@@ -39,7 +41,7 @@ func TestGraphiQLIsServedWithIntrospection(t *testing.T) {
 			t.Errorf("the page holds an absolute URL:\n%s", res.Body)
 		}
 		for _, ref := range graphiqlRefs(t, res.Body) {
-			a := c.do(http.MethodGet, ref, nil)
+			a := c.Do(http.MethodGet, ref, nil)
 			if a.Status != http.StatusOK {
 				t.Errorf("GET %s: %d", ref, a.Status)
 				continue
@@ -58,10 +60,11 @@ func TestGraphiQLIsServedWithIntrospection(t *testing.T) {
 // GraphiQL and introspection share one switch: with introspection off,
 // neither the page nor its assets exist.
 func TestGraphiQLIsOffWithoutIntrospection(t *testing.T) {
-	eachServer(t, func(cfg *app.Config) { cfg.GraphQLIntrospection = false }, func(t *testing.T, ts *testServer) {
-		c := ts.client(t)
+	t.Parallel()
+	apptest.EachServer(t, func(cfg *app.Config) { cfg.GraphQLIntrospection = false }, func(t *testing.T, ts *apptest.Server) {
+		c := ts.Client(t)
 		for _, p := range []string{"/graphiql", "/graphiql/assets/graphiql.min.js", "/graphiql/assets/graphiql.min.css", "/graphiql/assets/VERSIONS.txt"} {
-			if res := c.do(http.MethodGet, p, nil); res.Status != http.StatusNotFound {
+			if res := c.Do(http.MethodGet, p, nil); res.Status != http.StatusNotFound {
 				t.Errorf("GET %s with introspection off: %d, want 404", p, res.Status)
 			}
 		}
@@ -72,15 +75,16 @@ func TestGraphiQLIsOffWithoutIntrospection(t *testing.T) {
 // with the headers a browser adds; they reach the signed-in viewer and are
 // not mistaken for cross-site requests.
 func TestGraphiQLRequestsCarryTheSession(t *testing.T) {
-	eachServer(t, nil, func(t *testing.T, ts *testServer) {
-		c := ts.registerREST(t, "grace", "correct horse")
+	t.Parallel()
+	apptest.EachServer(t, nil, func(t *testing.T, ts *apptest.Server) {
+		c := ts.RegisterREST(t, "grace", "correct horse")
 		c.Header.Set("Origin", ts.URL)
 		c.Header.Set("Sec-Fetch-Site", "same-origin")
 		c.Header.Set("Sec-Fetch-Mode", "cors")
 		c.Header.Set("Accept", "*/*")
 		c.Header.Set("Referer", ts.URL+"/graphiql")
-		g := c.gql(`{ viewer { username email } }`, nil)
-		if g.Status != http.StatusOK || get(g.Data, "viewer", "username") != "grace" || get(g.Data, "viewer", "email") != "grace@example.com" {
+		g := c.GQL(`{ viewer { username email } }`, nil)
+		if g.Status != http.StatusOK || apptest.Get(g.Data, "viewer", "username") != "grace" || apptest.Get(g.Data, "viewer", "email") != "grace@example.com" {
 			t.Fatalf("viewer from the GraphiQL page: %d %s", g.Status, g.Raw)
 		}
 	})

@@ -16,17 +16,16 @@ import (
 	"time"
 
 	"accountd/app"
+	"accountd/app/apptest"
 	"accountd/secret"
 	"accountd/web"
 )
 
-// metricsConfig is the base configuration of these tests: cheap hashing,
-// the per-IP limits as an operator who sets nothing runs them, then
-// extra.
+// metricsConfig is the base configuration of these tests: the per-IP
+// limits as an operator who sets nothing runs them (and the kit's cheap
+// hashing), then extra.
 func metricsConfig(extra func(*app.Config)) func(*app.Config) {
 	return func(cfg *app.Config) {
-		p := restFastArgon2
-		cfg.Argon2 = &p
 		if extra != nil {
 			extra(cfg)
 		}
@@ -136,76 +135,77 @@ func (s *metricsScrape) noSecrets(t testing.TB, secrets ...string) {
 
 // metricsGQL posts a GraphQL document with an operation name ("" for
 // none).
-func metricsGQL(t testing.TB, c *client, query, operationName string) *gqlResponse {
+func metricsGQL(t testing.TB, c *apptest.Client, query, operationName string) *apptest.GQLResponse {
 	t.Helper()
 	body := map[string]any{"query": query}
 	if operationName != "" {
 		body["operationName"] = operationName
 	}
-	res := c.do(http.MethodPost, "/graphql", body)
-	return &gqlResponse{Status: res.Status, Raw: res.Body}
+	res := c.Do(http.MethodPost, "/graphql", body)
+	return &apptest.GQLResponse{Status: res.Status, Raw: res.Body}
 }
 
 func TestMetrics(t *testing.T) {
-	eachServer(t, metricsConfig(nil), func(t *testing.T, ts *testServer) {
+	t.Parallel()
+	apptest.EachServer(t, metricsConfig(nil), func(t *testing.T, ts *apptest.Server) {
 		const password = "Mtrx-Password-9431"
-		u := restRegister(t, ts, "mtrxuser", password)
-		session := restCookieValue(t, u.client)
+		u := apptest.Register(t, ts, "mtrxuser", password)
+		session := apptest.CookieValue(t, u.Client)
 
 		// Requests by route template, method and status.
 		for range 2 {
-			restWantStatus(t, u.do(http.MethodGet, "/api/client/account", nil), http.StatusOK)
+			apptest.WantStatus(t, u.Do(http.MethodGet, "/api/client/account", nil), http.StatusOK)
 		}
-		res := u.do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
+		res := u.Do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
 			"name": "mtrx key", "user_permissions": []string{"api-keys.read", "api-keys.update"}})
-		restWantStatus(t, res, http.StatusOK)
+		apptest.WantStatus(t, res, http.StatusOK)
 		created := res.JSON(t)
 		key, _ := created["key"].(string)
-		keyID, _ := get(created, "api_key", "uuid").(string)
+		keyID, _ := apptest.Get(created, "api_key", "uuid").(string)
 		if len(key) != 48 || keyID == "" {
 			t.Fatalf("create key: %s", res.Body)
 		}
 		keyStart := key[:16]
-		patch := u.do(http.MethodPatch, "/api/client/account/api-keys/"+keyID, map[string]any{"name": "mtrx renamed"})
-		bot := restKeyClient(t, ts, key)
-		restWantStatus(t, bot.do(http.MethodGet, "/api/client/account/api-keys/identifier/"+keyStart, nil), http.StatusOK)
+		patch := u.Do(http.MethodPatch, "/api/client/account/api-keys/"+keyID, map[string]any{"name": "mtrx renamed"})
+		bot := apptest.KeyClient(t, ts, key)
+		apptest.WantStatus(t, bot.Do(http.MethodGet, "/api/client/account/api-keys/identifier/"+keyStart, nil), http.StatusOK)
 		// Unknown routes, whatever their path holds, and unknown methods.
-		restWantStatus(t, u.do(http.MethodGet, "/api/client/account/nope/"+u.ID.String(), nil), http.StatusNotFound)
-		restWantStatus(t, u.do(http.MethodGet, "/nowhere/"+keyStart, nil), http.StatusNotFound)
-		restWantStatus(t, u.do("FROB", "/api/client/account", nil), http.StatusMethodNotAllowed)
+		apptest.WantStatus(t, u.Do(http.MethodGet, "/api/client/account/nope/"+u.ID.String(), nil), http.StatusNotFound)
+		apptest.WantStatus(t, u.Do(http.MethodGet, "/nowhere/"+keyStart, nil), http.StatusNotFound)
+		apptest.WantStatus(t, u.Do("FROB", "/api/client/account", nil), http.StatusMethodNotAllowed)
 
 		// Authentication failures, one of each reason.
-		restWantStatus(t, ts.client(t).do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
+		apptest.WantStatus(t, ts.Client(t).Do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
 		unknownKey := "c7sp_" + secret.RandomString(43)
-		restWantStatus(t, restKeyClient(t, ts, unknownKey).do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
-		malformed := ts.client(t)
+		apptest.WantStatus(t, apptest.KeyClient(t, ts, unknownKey).Do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
+		malformed := ts.Client(t)
 		malformed.Header.Set("Authorization", "Bearer mtrx-not-a-key")
-		restWantStatus(t, malformed.do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
-		restWantStatus(t, restCookieClient(t, ts, "mtrxcrumb").do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
+		apptest.WantStatus(t, malformed.Do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
+		apptest.WantStatus(t, apptest.CookieClient(t, ts, "mtrxcrumb").Do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
 		unknownSession := secret.RandomString(48)
-		restWantStatus(t, restCookieClient(t, ts, unknownSession).do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
-		fenced := restAPIKey(t, ts, u.ID, restKeyOpts{AllowedIPs: []string{"10.0.0.0/8"}})
-		restWantStatus(t, restKeyClient(t, ts, fenced).do(http.MethodGet, "/api/client/account", nil), http.StatusForbidden)
+		apptest.WantStatus(t, apptest.CookieClient(t, ts, unknownSession).Do(http.MethodGet, "/api/client/account", nil), http.StatusUnauthorized)
+		fenced := apptest.APIKey(t, ts, u.ID, apptest.KeyOpts{AllowedIPs: []string{"10.0.0.0/8"}})
+		apptest.WantStatus(t, apptest.KeyClient(t, ts, fenced).Do(http.MethodGet, "/api/client/account", nil), http.StatusForbidden)
 
 		// GraphQL operations by name and outcome.
-		if r := metricsGQL(t, u.client, `query MtrxViewer { viewer { id } }`, ""); r.Status != http.StatusOK || !strings.Contains(string(r.Raw), u.ID.String()) {
+		if r := metricsGQL(t, u.Client, `query MtrxViewer { viewer { id } }`, ""); r.Status != http.StatusOK || !strings.Contains(string(r.Raw), u.ID.String()) {
 			t.Fatalf("viewer: %d %s", r.Status, r.Raw)
 		}
-		if r := metricsGQL(t, u.client, `mutation MtrxRename { updateAccount(input: {username: "x"}) { userErrors { code } } }`, ""); !strings.Contains(string(r.Raw), "INVALID") {
+		if r := metricsGQL(t, u.Client, `mutation MtrxRename { updateAccount(input: {username: "x"}) { userErrors { code } } }`, ""); !strings.Contains(string(r.Raw), "INVALID") {
 			t.Fatalf("updateAccount with a bad username: %s", r.Raw)
 		}
 		// userErrors left out of the selection still count as such.
-		metricsGQL(t, u.client, `mutation MtrxQuiet { updateAccount(input: {username: "x"}) { user { id } } }`, "")
-		anon := ts.client(t)
+		metricsGQL(t, u.Client, `mutation MtrxQuiet { updateAccount(input: {username: "x"}) { user { id } } }`, "")
+		anon := ts.Client(t)
 		if r := metricsGQL(t, anon, `mutation MtrxNoAuth { revokeOtherSessions { revokedCount } }`, ""); !strings.Contains(string(r.Raw), "UNAUTHENTICATED") {
 			t.Fatalf("revokeOtherSessions without credentials: %s", r.Raw)
 		}
-		metricsGQL(t, u.client, `query MtrxBroken { nope }`, "")
-		metricsGQL(t, u.client, `{ viewer { id } }`, "")
+		metricsGQL(t, u.Client, `query MtrxBroken { nope }`, "")
+		metricsGQL(t, u.Client, `{ viewer { id } }`, "")
 		// Names that are the caller's secrets or ids never become labels.
-		metricsGQL(t, u.client, `query `+key+` { viewer { id } }`, "")
-		metricsGQL(t, u.client, `query MtrxOne { viewer { id } }`, u.Email)
-		metricsGQL(t, u.client, `query MtrxOne { viewer { id } }`, u.ID.String())
+		metricsGQL(t, u.Client, `query `+key+` { viewer { id } }`, "")
+		metricsGQL(t, u.Client, `query MtrxOne { viewer { id } }`, u.Email)
+		metricsGQL(t, u.Client, `query MtrxOne { viewer { id } }`, u.ID.String())
 
 		// The attempt budget: five wrong passwords are checked, the sixth
 		// is refused unchecked.
@@ -213,7 +213,7 @@ func TestMetrics(t *testing.T) {
 		for i := range 6 {
 			w := fmt.Sprintf("Wrong-Mtrx-%d", i)
 			wrong = append(wrong, w)
-			_, res := restLogin(t, ts, u.Username, w)
+			_, res := apptest.Login(t, ts, u.Username, w)
 			if want := map[bool]int{true: http.StatusTooManyRequests, false: http.StatusBadRequest}[i == 5]; res.Status != want {
 				t.Fatalf("wrong password %d: %d %s", i+1, res.Status, res.Body)
 			}
@@ -280,15 +280,16 @@ func TestMetrics(t *testing.T) {
 // TestMetricsRateLimitRefusals counts the per-IP limit's refusals by
 // limit.
 func TestMetricsRateLimitRefusals(t *testing.T) {
-	eachServer(t, metricsConfig(func(cfg *app.Config) {
+	t.Parallel()
+	apptest.EachServer(t, metricsConfig(func(cfg *app.Config) {
 		cfg.RateLimits["checkpoint"] = web.RateRule{Limit: 1, Window: time.Hour}
-	}), func(t *testing.T, ts *testServer) {
-		c := ts.client(t)
+	}), func(t *testing.T, ts *apptest.Server) {
+		c := ts.Client(t)
 		body := map[string]any{"confirmation_token": secret.RandomString(48), "code": "123456"}
-		if res := c.do(http.MethodPost, "/api/auth/login/checkpoint", body); res.Status == http.StatusTooManyRequests {
+		if res := c.Do(http.MethodPost, "/api/auth/login/checkpoint", body); res.Status == http.StatusTooManyRequests {
 			t.Fatalf("first checkpoint refused: %s", res.Body)
 		}
-		restWantStatus(t, c.do(http.MethodPost, "/api/auth/login/checkpoint", body), http.StatusTooManyRequests)
+		apptest.WantStatus(t, c.Do(http.MethodPost, "/api/auth/login/checkpoint", body), http.StatusTooManyRequests)
 		s := metricsGet(t, ts.URL+"/metrics")
 		s.want(t, `rate_limit_refusals_total{limit="checkpoint"}`, 1)
 		s.want(t, `rate_limit_refusals_total{limit="client"}`, 0)
@@ -309,10 +310,11 @@ func TestMetricsRateLimitRefusals(t *testing.T) {
 // has no /metrics, and the App's metrics handler (what the second
 // listener serves) reports the API's traffic.
 func TestMetricsSeparateListener(t *testing.T) {
-	eachServer(t, metricsConfig(func(cfg *app.Config) { cfg.MetricsAddr = "127.0.0.1:9464" }), func(t *testing.T, ts *testServer) {
-		c := ts.client(t)
-		restWantStatus(t, c.do(http.MethodGet, "/healthz", nil), http.StatusOK)
-		if res := c.do(http.MethodGet, "/metrics", nil); res.Status != http.StatusNotFound {
+	t.Parallel() // METRICS_ADDR is only read here; nothing listens on it
+	apptest.EachServer(t, metricsConfig(func(cfg *app.Config) { cfg.MetricsAddr = "127.0.0.1:9464" }), func(t *testing.T, ts *apptest.Server) {
+		c := ts.Client(t)
+		apptest.WantStatus(t, c.Do(http.MethodGet, "/healthz", nil), http.StatusOK)
+		if res := c.Do(http.MethodGet, "/metrics", nil); res.Status != http.StatusNotFound {
 			t.Fatalf("/metrics on the API listener: %d %s", res.Status, res.Body)
 		}
 		ms := httptest.NewServer(ts.App.MetricsHandler())
@@ -329,6 +331,7 @@ func TestMetricsSeparateListener(t *testing.T) {
 }
 
 func TestConfigMetricsAddr(t *testing.T) {
+	t.Parallel()
 	c, err := app.LoadConfig(env(map[string]string{"METRICS_ADDR": "127.0.0.1:9464"}))
 	if err != nil || c.MetricsAddr != "127.0.0.1:9464" {
 		t.Fatalf("METRICS_ADDR not taken: %v %+v", err, c)

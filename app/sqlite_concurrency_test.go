@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"accountd/app"
+	"accountd/app/apptest"
 	"accountd/db/dbtest"
 )
 
@@ -28,6 +29,9 @@ import (
 // log must show no locking error, and what is left in the database must be
 // exactly what the successful writes add up to.
 func TestSQLiteConcurrentWriters(t *testing.T) {
+	// Not t.Parallel: the test is about writers waiting on the database
+	// lock within its busy timeout, and other tests competing for the two
+	// CPUs of a small runner would make the wait, not the server, fail it.
 	// Two writers per account: each account's sign-ins also share its
 	// password-attempt budget, which charges every check in advance, so
 	// many simultaneous sign-ins of one account are refused by design.
@@ -37,9 +41,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 		rounds         = 4
 	)
 	e := dbtest.Engine{Name: "sqlite", URL: "sqlite:" + filepath.Join(t.TempDir(), "panel.db")}
-	ts := newServer(t, e, func(cfg *app.Config) {
-		p := restFastArgon2
-		cfg.Argon2 = &p
+	ts := apptest.NewServer(t, e, func(cfg *app.Config) {
 		cfg.RateLimit = false
 	})
 
@@ -57,7 +59,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	accounts := make([]*account, users)
 	for i := range accounts {
 		name := fmt.Sprintf("writer%02d", i)
-		u := restRegister(t, ts, name, name+" password")
+		u := apptest.Register(t, ts, name, name+" password")
 		// The sign-up's session counts as made.
 		accounts[i] = &account{name: name, id: u.ID, sessionsMade: 1}
 	}
@@ -69,7 +71,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	)
 	// check records an unexpected answer; the test fails after every
 	// writer has finished, so a failure does not stop the load.
-	check := func(what string, res *response, want int) bool {
+	check := func(what string, res *apptest.Response, want int) bool {
 		requests.Add(1)
 		body := string(res.Body)
 		locked := strings.Contains(body, "SQLITE_BUSY") || strings.Contains(body, "database is locked")
@@ -93,7 +95,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 			for round := range rounds {
 				tag := fmt.Sprintf("writer %d round %d", w, round)
 
-				c, res := restLogin(t, ts, acc.name, acc.name+" password")
+				c, res := apptest.Login(t, ts, acc.name, acc.name+" password")
 				if !check(tag+": login", res, http.StatusOK) {
 					return
 				}
@@ -106,7 +108,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 					return
 				}
 
-				res = c.do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
+				res = c.Do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
 					"name": fmt.Sprintf("w%02d-r%d-kept", w, round), "user_permissions": []string{"account.infos"},
 				})
 				if !check(tag+": create key", res, http.StatusOK) {
@@ -117,12 +119,12 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 				acc.mu.Unlock()
 
 				lastName = fmt.Sprintf("W%02dR%d", w, round)
-				res = c.do(http.MethodPatch, "/api/client/account", map[string]any{"name_first": lastName})
+				res = c.Do(http.MethodPatch, "/api/client/account", map[string]any{"name_first": lastName})
 				if !check(tag+": edit profile", res, http.StatusOK) {
 					return
 				}
 
-				res = c.do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
+				res = c.Do(http.MethodPost, "/api/client/account/api-keys", map[string]any{
 					"name": fmt.Sprintf("w%02d-r%d-gone", w, round),
 				})
 				if !check(tag+": create key to delete", res, http.StatusOK) {
@@ -131,8 +133,8 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 				acc.mu.Lock()
 				acc.keysMade++
 				acc.mu.Unlock()
-				id, _ := get(res.JSON(t), "api_key", "uuid").(string)
-				res = c.do(http.MethodDelete, "/api/client/account/api-keys/"+id, nil)
+				id, _ := apptest.Get(res.JSON(t), "api_key", "uuid").(string)
+				res = c.Do(http.MethodDelete, "/api/client/account/api-keys/"+id, nil)
 				if !check(tag+": delete key", res, http.StatusOK) {
 					return
 				}
@@ -141,7 +143,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 				acc.mu.Unlock()
 
 				if previous != uuid.Nil {
-					res = c.do(http.MethodDelete, "/api/client/account/sessions/"+previous.String(), nil)
+					res = c.Do(http.MethodDelete, "/api/client/account/sessions/"+previous.String(), nil)
 					if !check(tag+": revoke previous session", res, http.StatusOK) {
 						return
 					}
@@ -204,21 +206,21 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 
 // sqcCurrentSession returns the id of the session c signs in with, from
 // its own session list (the one marked is_using).
-func sqcCurrentSession(t *testing.T, c *client, tag string, check func(string, *response, int) bool) (uuid.UUID, bool) {
-	res := c.do(http.MethodGet, "/api/client/account/sessions?per_page=100", nil)
+func sqcCurrentSession(t *testing.T, c *apptest.Client, tag string, check func(string, *apptest.Response, int) bool) (uuid.UUID, bool) {
+	res := c.Do(http.MethodGet, "/api/client/account/sessions?per_page=100", nil)
 	if !check(tag+": list sessions", res, http.StatusOK) {
 		return uuid.Nil, false
 	}
-	data, _ := get(res.JSON(t), "sessions", "data").([]any)
+	data, _ := apptest.Get(res.JSON(t), "sessions", "data").([]any)
 	for _, s := range data {
-		if using, _ := get(s, "is_using").(bool); using {
-			id, err := uuid.Parse(fmt.Sprint(get(s, "uuid")))
+		if using, _ := apptest.Get(s, "is_using").(bool); using {
+			id, err := uuid.Parse(fmt.Sprint(apptest.Get(s, "uuid")))
 			if err == nil {
 				return id, true
 			}
 		}
 	}
-	check(tag+": no session marked is_using in the list", &response{Status: 0, Body: res.Body}, http.StatusOK)
+	check(tag+": no session marked is_using in the list", &apptest.Response{Status: 0, Body: res.Body}, http.StatusOK)
 	return uuid.Nil, false
 }
 
