@@ -9,6 +9,9 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
+// codeDepthLimit is extensions.code of an operation nested too deeply.
+const codeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
+
 // depthLimit refuses, before execution, an operation nested deeper than
 // max fields. The schema's deepest data selection is five levels (viewer →
 // apiKeys → edges → node → field) and GraphiQL's introspection query twelve
@@ -29,37 +32,64 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	if n := selectionDepth(oc.Operation.SelectionSet, oc.Doc, map[string]bool{}); n > d.max {
+	if n, _ := operationDepth(oc.Operation, oc.Doc); n > d.max {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("operation is nested %d levels deep, which exceeds the limit of %d", n, d.max),
-			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+			Extensions: map[string]any{"code": codeDepthLimit},
 		}
 	}
 	return nil
 }
 
-// selectionDepth is the number of nested fields in set, through fragments.
-// Validation has already refused fragment cycles; visiting records the
-// fragments on the current path, so a cycle could not recurse anyway.
-func selectionDepth(set ast.SelectionSet, doc *ast.QueryDocument, visiting map[string]bool) int {
+// operationDepth is the number of nested fields in op, through fragments,
+// and the selections it visited to find it. A fragment's depth does not
+// depend on where it is spread, so each is measured once: following every
+// spread again made a fragment spread twice in each of thirty fragments
+// cost 2^30 visits.
+func operationDepth(op *ast.OperationDefinition, doc *ast.QueryDocument) (depth, visits int) {
+	m := &depthMeasure{doc: doc, memo: map[*ast.FragmentDefinition]int{}}
+	return m.selectionSet(op.SelectionSet), m.visits
+}
+
+type depthMeasure struct {
+	doc    *ast.QueryDocument
+	memo   map[*ast.FragmentDefinition]int
+	visits int
+}
+
+func (m *depthMeasure) selectionSet(set ast.SelectionSet) int {
 	deepest := 0
 	for _, sel := range set {
+		m.visits++
 		var n int
 		switch s := sel.(type) {
 		case *ast.Field:
-			n = 1 + selectionDepth(s.SelectionSet, doc, visiting)
+			n = 1 + m.selectionSet(s.SelectionSet)
 		case *ast.InlineFragment:
-			n = selectionDepth(s.SelectionSet, doc, visiting)
+			n = m.selectionSet(s.SelectionSet)
 		case *ast.FragmentSpread:
-			f := doc.Fragments.ForName(s.Name)
-			if f == nil || visiting[s.Name] {
-				continue
-			}
-			visiting[s.Name] = true
-			n = selectionDepth(f.SelectionSet, doc, visiting)
-			delete(visiting, s.Name)
+			n = m.fragment(s)
 		}
 		deepest = max(deepest, n)
 	}
 	return deepest
+}
+
+func (m *depthMeasure) fragment(s *ast.FragmentSpread) int {
+	f := s.Definition // set by validation, saving a scan of the fragments
+	if f == nil {
+		f = m.doc.Fragments.ForName(s.Name)
+	}
+	if f == nil {
+		return 0
+	}
+	if n, ok := m.memo[f]; ok {
+		return n
+	}
+	// Validation has refused fragment cycles; recording the fragment
+	// before walking it would stop one anyway.
+	m.memo[f] = 0
+	n := m.selectionSet(f.SelectionSet)
+	m.memo[f] = n
+	return n
 }
