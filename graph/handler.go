@@ -27,6 +27,8 @@ import (
 // Options configures the GraphQL endpoint.
 type Options struct {
 	// Introspection enables schema introspection (GraphiQL needs it).
+	// Off, a document selecting __schema or __type is refused before it
+	// runs, with INTROSPECTION_DISABLED (see introspectionOff).
 	Introspection bool
 	// ComplexityLimit caps a document's cost; 0 means the default.
 	ComplexityLimit int
@@ -35,7 +37,8 @@ type Options struct {
 	// TokenLimit caps the tokens the parser reads; 0 means the default.
 	TokenLimit int
 	// Suggestions enables "did you mean" hints in validation errors, which
-	// describe the schema: for development only.
+	// describe the schema: for development only. Off, every rule that
+	// suggests is swapped for its silent twin (see validationRules).
 	Suggestions bool
 	Logger      *slog.Logger
 	// OnOperation, if set, is told of every operation's name as the
@@ -65,23 +68,32 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(queriesOverGET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionOff{})
 	}
-	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
+	srv.Use(limitErrors{})
+	srv.Use(&complexityLimit{max: opts.ComplexityLimit})
 	srv.Use(depthLimit{max: opts.DepthLimit})
 	srv.Use(checkingFieldLimit{r})
 	limitOperations(srv, r.Limits)
 	srv.SetParserTokenLimit(opts.TokenLimit)
 	srv.SetDisableSuggestion(!opts.Suggestions)
+	srv.SetValidationRulesFn(withDocumentSize(validationRules(opts.Suggestions)))
+	srv.Use(&strictVariables{})
+	srv.Use(exactDocument{})
 	if opts.OnOperation != nil {
 		observeOperations(srv, opts.OnOperation)
 	}
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		e := presentError(ctx, err)
+		if !opts.Suggestions {
+			e.Message = stripSuggestion(e.Message)
+		}
 		if e.Extensions["code"] == "INTERNAL" {
 			// Log the cause (a driver error, say), not the presented
 			// "internal server error", or the log cannot say what failed.
@@ -140,6 +152,10 @@ func withRequestIDs(next http.Handler) http.Handler {
 			}
 			reqBody = body
 			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if !exactText(r, reqBody) {
+			writeNotText(w, r)
+			return
 		}
 		bw := &errorWriter{ResponseWriter: w}
 		next.ServeHTTP(bw, r)

@@ -16,8 +16,8 @@ import (
 )
 
 // decode reads a JSON request body into dst by the rules of REST.md §1:
-// JSON only, an empty body is {}, unknown fields are ignored, and an error
-// never echoes the body (it may hold a password).
+// JSON only, in valid UTF-8, an empty body is {}, unknown fields are
+// ignored, and an error never echoes the body (it may hold a password).
 func decode(r *http.Request, dst any) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -33,6 +33,12 @@ func decode(r *http.Request, dst any) error {
 			return model.Errorf(model.CodeTooLarge, "payload too large")
 		}
 		return invalidPayload("unable to read the body")
+	}
+	if !web.ExactJSONText(body) {
+		// Refused rather than decoded: encoding/json would turn each bad
+		// byte or lone surrogate into U+FFFD, so a password would be
+		// compared (or stored) as something other than what was sent.
+		return invalidPayload("the body is not valid UTF-8")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
