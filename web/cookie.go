@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -20,14 +21,34 @@ func (c SessionCookie) Issue(h http.Header, token string, expires time.Time) {
 	if ck.MaxAge <= 0 {
 		ck.MaxAge = 1
 	}
-	h.Add("Set-Cookie", ck.String())
+	c.set(h, ck)
 }
 
 // Clear tells the browser to drop the cookie.
 func (c SessionCookie) Clear(h http.Header) {
 	ck := &http.Cookie{Name: c.Name, Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
 		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode}
-	h.Add("Set-Cookie", ck.String())
+	c.set(h, ck)
+}
+
+// set writes ck as the response's only Set-Cookie of the session cookie.
+// Several steps of one request may decide about the cookie — the sliding
+// refresh when the request authenticates, then a logout, a revocation of
+// the own session or a sign-in — and only the last decision is true: an
+// earlier line left in place would send a token the request has just
+// ended, which a client or proxy that keeps the first of two cookies of
+// one name (RFC 6265 leaves duplicates to the client) would go on using.
+// So the last decision replaces the earlier ones; other cookies stay.
+func (c SessionCookie) set(h http.Header, ck *http.Cookie) {
+	prefix := c.Name + "="
+	lines := h.Values("Set-Cookie")
+	kept := make([]string, 0, len(lines)+1)
+	for _, line := range lines {
+		if !strings.HasPrefix(line, prefix) {
+			kept = append(kept, line)
+		}
+	}
+	h["Set-Cookie"] = append(kept, ck.String())
 }
 
 type responseHeaderKey struct{}
