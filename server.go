@@ -71,9 +71,9 @@ func newLogger(cfg *app.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then stops accepting,
-// lets in-flight requests finish within SHUTDOWN_TIMEOUT and closes the
-// database.
+// serve runs the HTTP server until SIGINT or SIGTERM, then fails /readyz
+// for SHUTDOWN_DRAIN while still serving, stops accepting, lets in-flight
+// requests finish within SHUTDOWN_TIMEOUT and closes the database.
 func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -123,9 +123,18 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 		return fmt.Errorf("metrics listener: %w", err)
 	case <-ctx.Done():
 	}
-	// Drained first, so that once "shutting down" is logged /readyz
-	// answers 503 to whatever still reaches it.
+	// A second signal now ends the process at once instead of waiting for
+	// the drain and the in-flight requests.
+	stop()
+	// /readyz fails from here on. For SHUTDOWN_DRAIN the listener still
+	// serves everything else as usual: a load balancer polling /readyz
+	// takes this replica out of rotation while its connections still work,
+	// so no client is refused a connection it was just sent to.
 	a.Drain()
+	if cfg.ShutdownDrain > 0 {
+		logger.Info("draining", "for", cfg.ShutdownDrain)
+		time.Sleep(cfg.ShutdownDrain)
+	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

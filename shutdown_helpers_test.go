@@ -39,9 +39,15 @@ type serveProcess struct {
 }
 
 // startServe creates the users with the sub-command (password: the name
-// and " password"), then starts serving and returns once the server
-// listens.
+// and " password"), then starts serving with no drain (SHUTDOWN_DRAIN=0s)
+// and returns once the server listens.
 func startServe(t *testing.T, dbURL string, shutdownTimeout time.Duration, users ...string) *serveProcess {
+	t.Helper()
+	return startServeDrain(t, dbURL, shutdownTimeout, 0, users...)
+}
+
+// startServeDrain is startServe with SHUTDOWN_DRAIN set to drain.
+func startServeDrain(t *testing.T, dbURL string, shutdownTimeout, drain time.Duration, users ...string) *serveProcess {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,6 +59,7 @@ func startServe(t *testing.T, dbURL string, shutdownTimeout time.Duration, users
 		"DATABASE_URL":     dbURL,
 		"LISTEN_ADDR":      addr,
 		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
+		"SHUTDOWN_DRAIN":   drain.String(),
 	})
 	for _, name := range users {
 		var out bytes.Buffer
@@ -415,4 +422,25 @@ func (w *watchedLog) waitFor(t *testing.T, s string) {
 			t.Fatalf("the server never logged %q:\n%s", s, w.String())
 		}
 	}
+}
+
+// getFresh sends GET path on a new connection (with the cookie header, if
+// any) and returns the status and body.
+func (p *serveProcess) getFresh(t *testing.T, path, cookie string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	req, err := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

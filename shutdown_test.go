@@ -156,3 +156,70 @@ func TestShutdownGivesUpAfterTimeout(t *testing.T) {
 	}
 	pool.wantClosed(t)
 }
+
+// TestShutdownDrainsBeforeClosing: with SHUTDOWN_DRAIN, SIGTERM first
+// fails /readyz while the listener keeps serving everything else, new
+// connections included, so a load balancer takes the replica out of
+// rotation before any connection is refused; then shutdown goes on as
+// without a drain: the listener closes and the request in flight all along
+// still completes.
+func TestShutdownDrainsBeforeClosing(t *testing.T) {
+	for _, e := range dbtest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			const timeout = 60 * time.Second // generous: nothing here should come near it
+			const drain = time.Second        // short: the test waits it out
+			pool := newPoolProbe(t, e)
+			srv := startServeDrain(t, pool.url, timeout, drain, "alice")
+			cookie := srv.signIn(t, "alice")
+			if status, body := srv.getFresh(t, "/readyz", ""); status != http.StatusOK {
+				t.Fatalf("/readyz before shutdown: %d %s", status, body)
+			}
+			flight := srv.startSlow(t, http.MethodPatch, "/api/client/account", cookie, `{"name_first":"Drained"}`, checkEmptyObject)
+			flight.waitStarted(t)
+
+			began := time.Now()
+			srv.cancel() // what SIGTERM does to run's context
+			srv.logs.waitFor(t, "msg=draining")
+
+			// During the drain, each on a new connection: not ready, yet
+			// serving.
+			if status, body := srv.getFresh(t, "/readyz", ""); status != http.StatusServiceUnavailable {
+				t.Errorf("/readyz during the drain: %d %s, want 503", status, body)
+			}
+			if status, body := srv.getFresh(t, "/healthz", ""); status != http.StatusOK {
+				t.Errorf("/healthz during the drain: %d %s, want 200", status, body)
+			}
+			if status, body := srv.getFresh(t, "/api/client/account", cookie); status != http.StatusOK || !strings.Contains(body, `"username":"alice"`) {
+				t.Errorf("GET /api/client/account during the drain: %d %s, want 200 and the account", status, body)
+			}
+			if strings.Contains(srv.logs.String(), `msg="shutting down"`) {
+				t.Fatalf("the drain of %s ended before the checks above were answered (a slow machine?): they prove nothing", drain)
+			}
+
+			// After it: the listener closes, not before the drain is over.
+			srv.logs.waitFor(t, `msg="shutting down"`)
+			if elapsed := time.Since(began); elapsed < drain {
+				t.Errorf("shutdown began %s after the signal, before the drain of %s was over", elapsed, drain)
+			}
+			probes := srv.probeUntilRefused(t)
+			t.Logf("connections after the drain: %s", strings.Join(probes, ", "))
+			select {
+			case <-flight.done:
+				t.Fatalf("the request in flight finished before its body was sent: %d %v", flight.status, flight.err)
+			default:
+			}
+			flight.finish()
+			flight.wait(t)
+			if err := srv.wait(t, timeout); err != nil {
+				t.Fatalf("run returned %v", err)
+			}
+			pool.wantClosed(t)
+
+			logs := srv.logs.String()
+			draining, shutting, stopped := strings.Index(logs, "msg=draining"), strings.Index(logs, `msg="shutting down"`), strings.Index(logs, "msg=stopped")
+			if draining < 0 || shutting < draining || stopped < shutting {
+				t.Errorf("log lacks draining … shutting down … stopped in order:\n%s", logs)
+			}
+		})
+	}
+}

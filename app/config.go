@@ -31,10 +31,14 @@ type Config struct {
 	RateLimit            bool
 	// RateLimits are the per-IP limits by rule: client, login, checkpoint,
 	// register (RATE_LIMIT_CLIENT, …).
-	RateLimits           map[string]web.RateRule
-	LogLevel             slog.Level
-	LogFormat            string
-	ShutdownTimeout      time.Duration
+	RateLimits      map[string]web.RateRule
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	// ShutdownDrain is how long, after SIGTERM, /readyz answers 503 while
+	// every other request is still served (SHUTDOWN_DRAIN), so that a load
+	// balancer stops sending traffic before the listener closes; 0 skips it.
+	ShutdownDrain        time.Duration
 	GraphQLIntrospection bool
 	// CORSOrigins are the browser origins, besides APP_URL, allowed to call
 	// the APIs with credentials (CORS_ORIGINS); empty turns CORS off.
@@ -113,6 +117,18 @@ func (e *envReader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// optionalDuration is duration for a step that 0 turns off: it accepts 0
+// as well as positive values.
+func (e *envReader) optionalDuration(name string, def time.Duration) time.Duration {
+	v := e.str(name, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.fail("%s=%q: want a duration such as 5s, or 0s for none", name, v)
+		return def
+	}
+	return d
+}
+
 // loadServer reads where the server listens, what it calls itself and
 // which browsers may call it.
 func (e *envReader) loadServer(c *Config) {
@@ -120,6 +136,7 @@ func (e *envReader) loadServer(c *Config) {
 	c.ListenAddr = e.str("LISTEN_ADDR", "127.0.0.1:8000")
 	c.AppName = e.str("APP_NAME", "Calagopus")
 	c.ShutdownTimeout = e.duration("SHUTDOWN_TIMEOUT", 30*time.Second)
+	c.ShutdownDrain = e.optionalDuration("SHUTDOWN_DRAIN", 5*time.Second)
 	c.GraphQLIntrospection = e.boolean("GRAPHQL_INTROSPECTION", true)
 
 	if _, _, err := splitHostPort(c.ListenAddr); err != nil {

@@ -14,6 +14,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := app.LoadConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigValues(t *testing.T) {
+	t.Parallel()
 	c, err := app.LoadConfig(env(map[string]string{
 		"DATABASE_URL": "postgres://u@h/db", "LISTEN_ADDR": "0.0.0.0:9000", "APP_URL": "https://panel.example.com",
 		"SESSION_DURATION": "24h", "REGISTRATION_ENABLED": "false", "MAX_API_KEYS": "5", "ALLOW_LANGUAGE_CHANGE": "0",
@@ -45,6 +47,7 @@ func TestConfigValues(t *testing.T) {
 }
 
 func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
+	t.Parallel()
 	bad := map[string]string{
 		"SESSION_DURATION": "a week", "REGISTRATION_ENABLED": "maybe", "MAX_API_KEYS": "-1",
 		"TWO_FACTOR_REQUIREMENT": "some", "TRUSTED_PROXIES": "not-an-ip", "RATE_LIMIT": "sometimes",
@@ -63,6 +66,33 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 	for _, tc := range []struct{ name, value string }{{"MAX_API_KEYS", "x"}, {"SESSION_DURATION", "-5m"}, {"SESSION_DURATION", "59s"}, {"SHUTDOWN_TIMEOUT", "0s"}} {
 		if _, err := app.LoadConfig(env(map[string]string{tc.name: tc.value})); err == nil || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%s=%q: err = %v", tc.name, tc.value, err)
+		}
+	}
+}
+
+// TestConfigShutdownDrain: SHUTDOWN_DRAIN defaults to 5s, takes 0s to skip
+// the drain, and a bad or negative value is reported by name.
+func TestConfigShutdownDrain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{{"", 5 * time.Second}, {"0s", 0}, {"0", 0}, {"1500ms", 1500 * time.Millisecond}, {" 20s ", 20 * time.Second}} {
+		c, err := app.LoadConfig(env(map[string]string{"SHUTDOWN_DRAIN": tc.value}))
+		if err != nil {
+			t.Errorf("SHUTDOWN_DRAIN=%q: %v", tc.value, err)
+			continue
+		}
+		if c.ShutdownDrain != tc.want {
+			t.Errorf("SHUTDOWN_DRAIN=%q: %v, want %v", tc.value, c.ShutdownDrain, tc.want)
+		}
+	}
+	for _, bad := range []string{"soon", "-1s", "5"} {
+		_, err := app.LoadConfig(env(map[string]string{"SHUTDOWN_DRAIN": bad, "LOG_LEVEL": "loud"}))
+		if err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DRAIN") {
+			t.Errorf("SHUTDOWN_DRAIN=%q: err = %v, want it named", bad, err)
+		} else if !strings.Contains(err.Error(), "LOG_LEVEL") {
+			t.Errorf("SHUTDOWN_DRAIN=%q: the other bad variable is not reported too: %v", bad, err)
 		}
 	}
 }

@@ -52,8 +52,11 @@ func Prepare(name, bin, logPath string, env []string) (*Server, error) {
 	}
 	cmd := exec.Command(bin, "serve")
 	// A clean environment: nothing from the caller's shell (a stray
-	// DATABASE_URL or RATE_LIMIT) changes what the script tests.
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LISTEN_ADDR=" + addr}, env...)
+	// DATABASE_URL or RATE_LIMIT) changes what the script tests. No
+	// load balancer polls these servers' /readyz, so Stop skips the
+	// drain (env may still set one).
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LISTEN_ADDR=" + addr,
+		"SHUTDOWN_DRAIN=0s"}, env...)
 	// The server dies with the script, even if the script is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return &Server{Name: name, Addr: addr, URL: "http://" + addr, LogPath: logPath, cmd: cmd, done: make(chan struct{})}, nil
