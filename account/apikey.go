@@ -38,7 +38,9 @@ func keyData(k *model.APIKey) map[string]any {
 
 // CreateAPIKey creates a key for the actor's user. The quota check and the
 // insert run in one transaction that holds the user's lock, so concurrent
-// creates cannot overshoot MAX_API_KEYS.
+// creates cannot overshoot MAX_API_KEYS; under the same lock the actor's
+// own session or key must still be live, so a request in flight when its
+// credential was revoked mints nothing (revocation.go).
 func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKeyFields) (*NewAPIKey, error) {
 	if in.Name == nil {
 		in.Name = new(string)
@@ -57,7 +59,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKe
 	key := newAPIKeySecret()
 	k.KeyStart, k.Digest = key[:keyStartLen], secret.Digest(key)
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		if err := s.users.LockUser(ctx, k.UserID); err != nil {
+		if err := s.lockActor(ctx, actor); err != nil {
 			return err
 		}
 		// Expired keys are invisible: they must hold neither a quota slot
@@ -162,7 +164,10 @@ func (s *Service) UpdateAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 
 // RecreateAPIKey gives a key a new secret; the old one stops working at
 // once. The key's lists must be within the actor's: otherwise a weak key
-// could take over a strong one by reading its new secret.
+// could take over a strong one by reading its new secret. The new secret
+// is a mint and the old one's end a revocation, so both happen under the
+// user's lock, and only while the actor's own credential is live
+// (revocation.go).
 func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uuid.UUID) (*NewAPIKey, error) {
 	if err := s.admit(actor, gateDefault, nil, model.PermAPIKeysRecreate); err != nil {
 		return nil, err
@@ -171,6 +176,9 @@ func (s *Service) RecreateAPIKey(ctx context.Context, actor *model.Actor, id uui
 	key := newAPIKeySecret()
 	var out *model.APIKey
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockActor(ctx, actor); err != nil {
+			return err
+		}
 		k, err := s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		if err != nil {
 			return err
@@ -208,6 +216,11 @@ func (s *Service) DeleteAPIKey(ctx context.Context, actor *model.Actor, id uuid.
 	}
 	now := s.now()
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		// A revocation: under the user's lock, so a mint by this key
+		// either commits first or sees the key gone (revocation.go).
+		if err := s.lockUser(ctx, actor.User.ID); err != nil {
+			return err
+		}
 		k, err := s.apiKeys.APIKeyByID(ctx, actor.User.ID, id, now)
 		if err != nil {
 			return err

@@ -152,6 +152,23 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 	}
 	res := &ChangePasswordResult{}
 	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		// The revocations below run under the user's lock, so they see
+		// every credential minted before it and every mint after it sees
+		// them (revocation.go). The change itself is checked like a mint:
+		// the actor must still be signed in, and the password it confirmed
+		// still current — of two racing changes, the second one confirmed
+		// a password that no longer exists, by a session the first one
+		// ended.
+		if err := s.lockActor(ctx, actor); err != nil {
+			return err
+		}
+		cur, err := s.users.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur == nil || !cur.HasPassword() || *cur.PasswordHash != *u.PasswordHash {
+			return &model.Error{Code: model.CodeInvalidPassword, Message: "invalid password", Field: "password"}
+		}
 		if err := s.users.SetPasswordHash(ctx, u.ID, hash, s.now()); err != nil {
 			return err
 		}
@@ -159,7 +176,6 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 		if actor.Session != nil {
 			keep = &actor.Session.ID
 		}
-		var err error
 		if res.RevokedSessions, err = s.sessions.DeleteOtherSessions(ctx, u.ID, keep); err != nil {
 			return err
 		}
@@ -180,7 +196,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 		return err
 	})
 	if err != nil {
-		return nil, model.Internal(err)
+		return nil, model.AsError(err)
 	}
 	return res, nil
 }

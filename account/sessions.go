@@ -37,6 +37,10 @@ func (s *Service) RevokeSession(ctx context.Context, actor *model.Actor, id uuid
 		return false, err
 	}
 	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		// A revocation: under the user's lock (revocation.go).
+		if err := s.lockUser(ctx, actor.User.ID); err != nil {
+			return err
+		}
 		sess, err := s.sessions.DeleteSessionReturning(ctx, actor.User.ID, id)
 		if err != nil {
 			return err
@@ -66,6 +70,12 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, actor *model.Actor) (
 	}
 	var n int
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		// Under the user's lock, the delete sees every session minted
+		// before it, and a mint by a session it ends, waiting on the lock,
+		// sees that session gone (revocation.go).
+		if err := s.lockUser(ctx, actor.User.ID); err != nil {
+			return err
+		}
 		var err error
 		if n, err = s.sessions.DeleteOtherSessions(ctx, actor.User.ID, keep); err != nil {
 			return err

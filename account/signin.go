@@ -70,25 +70,23 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		s.upgradeHash(ctx, u, in.Password)
 	}
 
-	if u.TOTPEnabled {
-		tok := secret.RandomString(sessionTokenLen)
-		now := s.now()
-		err := s.tx.InTx(ctx, func(ctx context.Context) error {
+	// The session or confirmation token is minted under the user's lock,
+	// and only while the hash just verified is still the user's: a
+	// password change racing this sign-in wins (revocation.go).
+	res := &LoginResult{}
+	err = s.signIn(ctx, u, in.Password, func(ctx context.Context, u *model.User) error {
+		res.User = u
+		if u.TOTPEnabled {
+			tok := secret.RandomString(sessionTokenLen)
+			now := s.now()
 			err := s.twoFactor.CreateLoginToken(ctx, &model.LoginToken{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen],
 				Digest: secret.Digest(tok), Expires: now.Add(loginTokenLifetime), Created: now})
 			if err != nil {
 				return err
 			}
+			res.ConfirmationToken = tok
 			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthCheckpoint, nil)
-		})
-		if err != nil {
-			return nil, model.Internal(err)
 		}
-		return &LoginResult{User: u, ConfirmationToken: tok}, nil
-	}
-
-	res := &LoginResult{User: u}
-	err = s.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
 		if err != nil {
@@ -97,7 +95,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, map[string]string{"using": "password"})
 	})
 	if err != nil {
-		return nil, model.Internal(err)
+		return nil, model.AsError(err)
 	}
 	return res, nil
 }
@@ -142,7 +140,15 @@ func (s *Service) Logout(ctx context.Context, actor *model.Actor) error {
 	if actor.Session == nil {
 		return model.Errorf(model.CodeInvalid, "unable to log out when not using session authentication")
 	}
-	if _, err := s.sessions.DeleteSession(ctx, actor.User.ID, actor.Session.ID); err != nil {
+	// A revocation: under the user's lock, like every other (revocation.go).
+	err := s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, actor.User.ID); err != nil {
+			return err
+		}
+		_, err := s.sessions.DeleteSession(ctx, actor.User.ID, actor.Session.ID)
+		return err
+	})
+	if err != nil {
 		return model.Internal(err)
 	}
 	return nil

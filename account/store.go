@@ -58,8 +58,11 @@ type UserStore interface {
 	// UpgradePasswordHash replaces the hash only while it is still old, so
 	// a sign-in's rehash never overwrites a concurrent password change.
 	UpgradePasswordHash(ctx context.Context, id uuid.UUID, old, hash string) error
-	// LockUser serialises, until the transaction ends, the writes of one
-	// user that must see each other (quota checks). Call it inside InTx.
+	// LockUser serialises, until the transaction ends, the transactions
+	// of one user that must see each other: quota checks, and every mint
+	// of a credential against every revocation (revocation.go). Call it
+	// inside InTx as the transaction's first statement, so a transaction
+	// never holds another lock while it waits for this one.
 	LockUser(ctx context.Context, id uuid.UUID) error
 }
 
@@ -70,6 +73,9 @@ type SessionStore interface {
 	// SessionByKeyStart returns the session and its user in one indexed
 	// query: the per-request cost of cookie authentication.
 	SessionByKeyStart(ctx context.Context, keyStart string) (*model.Session, *model.User, error)
+	// SessionByID returns one of userID's sessions, idle or not; another
+	// user's id matches nothing.
+	SessionByID(ctx context.Context, userID, id uuid.UUID) (*model.Session, error)
 	// TouchSession records a use unless one was recorded since `since`,
 	// and reports whether it wrote.
 	TouchSession(ctx context.Context, id uuid.UUID, ip, userAgent string, now, since time.Time) (bool, error)
@@ -132,9 +138,11 @@ type APIKeyStore interface {
 // whether a code or token is accepted is a compare-and-set, reporting
 // whether it took effect, so two concurrent uses cannot both succeed.
 type TwoFactorStore interface {
-	// SetPendingTOTPSecret stores a setup's secret unless two-factor is
-	// already on.
-	SetPendingTOTPSecret(ctx context.Context, userID uuid.UUID, secret string) (bool, error)
+	// EnsurePendingTOTPSecret makes secret the pending one (created at
+	// now) unless two-factor is on or the pending secret was created after
+	// staleBefore, and returns the pending secret in effect: the kept one
+	// or secret; "" when two-factor is on or the user is unknown.
+	EnsurePendingTOTPSecret(ctx context.Context, userID uuid.UUID, secret string, now, staleBefore time.Time) (string, error)
 	// EnableTwoFactor turns two-factor on if it is still off, the pending
 	// secret is still secret and step is later than any used before.
 	EnableTwoFactor(ctx context.Context, userID uuid.UUID, secret string, step int64, now time.Time, salt []byte) (bool, error)

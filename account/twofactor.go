@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"accountd/model"
 	"accountd/secret"
@@ -42,9 +43,18 @@ type TwoFactorSetup struct {
 	URL    string
 }
 
-// BeginTwoFactorSetup stores a new pending secret for the actor's user
-// (replacing any earlier one) and returns it. It is confirmed, and
-// two-factor turned on, by EnableTwoFactor.
+// PendingTwoFactorLifetime is how long a setup's pending secret is handed
+// out again instead of a new one. Within it, a reload of the setup page, a
+// second tab or a retried request shows the secret the user may already
+// have scanned, so the code they type next still matches; and a request
+// they did not mean to send (a link another site made them follow) cannot
+// swap the secret under them. Past it, a setup starts afresh, so a secret
+// shown long ago is not shown again.
+const PendingTwoFactorLifetime = 15 * time.Minute
+
+// BeginTwoFactorSetup returns the actor's pending secret: the existing one
+// while it is younger than PendingTwoFactorLifetime, else a new one, which
+// it stores. It is confirmed, and two-factor turned on, by EnableTwoFactor.
 func (s *Service) BeginTwoFactorSetup(ctx context.Context, actor *model.Actor) (*TwoFactorSetup, error) {
 	if err := s.admit(actor, gateTwoFactor, nil, model.PermAccountTwoFactor); err != nil {
 		return nil, err
@@ -56,12 +66,12 @@ func (s *Service) BeginTwoFactorSetup(ctx context.Context, actor *model.Actor) (
 	if err := editable(u); err != nil {
 		return nil, err
 	}
-	sec := secret.NewTOTPSecret()
-	ok, err := s.twoFactor.SetPendingTOTPSecret(ctx, u.ID, sec)
+	now := s.now()
+	sec, err := s.twoFactor.EnsurePendingTOTPSecret(ctx, u.ID, secret.NewTOTPSecret(), now, now.Add(-PendingTwoFactorLifetime))
 	if err != nil {
 		return nil, model.Internal(err)
 	}
-	if !ok {
+	if sec == "" {
 		return nil, errAlreadyEnabled()
 	}
 	return &TwoFactorSetup{Secret: sec, URL: secret.OTPAuthURL(s.cfg.AppName, u.Email, sec)}, nil
@@ -412,7 +422,17 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 		if err != nil {
 			return err
 		}
+		// The token is spent and the session minted in one transaction
+		// under the user's lock: a password change, which deletes pending
+		// tokens under the same lock, either comes first and leaves no
+		// token to spend, or comes after and deletes the new session
+		// (revocation.go). The token's existence is what stands for the
+		// password here, so no hash needs checking: Login mints a token
+		// only while the hash it verified is current.
 		return s.tx.InTx(ctx, func(ctx context.Context) error {
+			if err := s.lockUser(ctx, u.ID); err != nil {
+				return err
+			}
 			ok, err := s.twoFactor.ConsumeLoginToken(ctx, t.ID)
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"accountd/account"
 	"accountd/db"
@@ -74,14 +75,36 @@ func TestTwoFactorSetup(t *testing.T) {
 			}
 		})
 
-		t.Run("SecondSetupReplacesPending", func(t *testing.T) {
+		t.Run("SecondSetupWithinLifetimeKeepsPending", func(t *testing.T) {
+			// A reload of the setup page shows the secret just scanned.
+			e.clock.Advance(account.PendingTwoFactorLifetime - time.Minute)
+			s, err := e.svc.BeginTwoFactorSetup(e.ctx, e.actor(alice.Token))
+			if err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+			if s.Secret != first {
+				t.Fatalf("a second setup within the lifetime returned another secret")
+			}
+			if want := "otpauth://totp/Calagopus:alice@example.com?secret=" + first + "&issuer=Calagopus"; s.URL != want {
+				t.Errorf("URL = %q, want %q", s.URL, want)
+			}
+			if got := e.reload(alice.User).TOTPSecret; got == nil || *got != first {
+				t.Errorf("pending secret = %v, want the first", got)
+			}
+		})
+
+		t.Run("SetupAfterLifetimeReplacesPending", func(t *testing.T) {
 			stale := e.actor(alice.Token) // read while the first secret is pending
+			e.clock.Advance(time.Minute)  // the first is now PendingTwoFactorLifetime old
 			second := tfSetup(t, e, alice)
 			if second == first {
-				t.Fatal("a second setup returned the same secret")
+				t.Fatal("a setup past the lifetime returned the old secret")
 			}
 			if got := e.reload(alice.User).TOTPSecret; got == nil || *got != second {
 				t.Errorf("pending secret = %v, want the second", got)
+			}
+			if again := tfSetup(t, e, alice); again != second {
+				t.Errorf("the new secret is not kept in turn")
 			}
 			tfResetAttempts(t, e, alice)
 			before := tfSnapshot(t, e, alice)
@@ -100,6 +123,41 @@ func TestTwoFactorSetup(t *testing.T) {
 			e.secret(res.RecoveryCodes...)
 			if got := e.reload(alice.User); !got.TOTPEnabled || *got.TOTPSecret != second {
 				t.Errorf("enabled %v with secret %v, want the second", got.TOTPEnabled, got.TOTPSecret)
+			}
+		})
+
+		t.Run("EnableWithTheKeptSecret", func(t *testing.T) {
+			u := e.register("tfstable")
+			sec := tfSetup(t, e, u)
+			e.clock.Advance(5 * time.Minute)
+			if again := tfSetup(t, e, u); again != sec {
+				t.Fatalf("second setup returned another secret")
+			}
+			// Codes of the secret shown twice enable, from a request that
+			// read the account before the second setup or after it.
+			res, err := e.svc.EnableTwoFactor(e.ctx, e.actor(u.Token), tfInput(tfCode(t, e, sec, 0), u.Password))
+			if err != nil {
+				t.Fatalf("enable with the kept secret: %v", err)
+			}
+			e.secret(res.RecoveryCodes...)
+			if got := e.reload(u.User); !got.TOTPEnabled || got.TOTPSecret == nil || *got.TOTPSecret != sec {
+				t.Errorf("enabled %v with secret %v, want the kept one", got.TOTPEnabled, got.TOTPSecret)
+			}
+		})
+
+		t.Run("DisabledThenSetupAgainIsFresh", func(t *testing.T) {
+			a := tfEnabled(t, e, "tfagain")
+			// Within the lifetime of the secret it was enabled with.
+			e.clock.Advance(secret.TOTPPeriod)
+			if _, err := e.svc.DisableTwoFactor(e.ctx, e.actor(a.Token), tfInput(tfNextCode(t, e, a), a.Password)); err != nil {
+				t.Fatalf("disable: %v", err)
+			}
+			fresh := tfSetup(t, e, a.user)
+			if fresh == a.Secret {
+				t.Fatal("a setup after disabling handed out the old secret")
+			}
+			if again := tfSetup(t, e, a.user); again != fresh {
+				t.Errorf("the fresh secret is not kept in turn")
 			}
 		})
 

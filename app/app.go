@@ -130,7 +130,6 @@ func (a *App) routes() http.Handler {
 		Introspection: a.Config.GraphQLIntrospection, Suggestions: a.Config.Development, Logger: a.Logger,
 		OnOperation: a.Metrics.GraphQLOperation,
 	})
-	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger}).Routes()
 
 	// Cross-site request forgery: a state-changing request a browser sends
 	// from another origin is refused before any handler runs. Scripts,
@@ -159,6 +158,12 @@ func (a *App) routes() http.Handler {
 		return c
 	}
 
+	// The REST routes whose GET changes state apply the same check
+	// themselves, since it passes every GET.
+	restCSRF := csrf(false)
+	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger,
+		CrossOrigin: restCSRF}).Routes()
+
 	// Per-IP limits run first, before any authentication work.
 	// Which operations have a limit of their own is web's table: REST
 	// routes by it here, GraphQL fields in graph's executor.
@@ -169,7 +174,7 @@ func (a *App) routes() http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.cors(limitGraphQL(csrf(true).Handler(auth.Middleware(gql)))))
-	mux.Handle("/api/", a.cors(limitREST(csrf(false).Handler(api))))
+	mux.Handle("/api/", a.cors(limitREST(restCSRF.Handler(api))))
 	if a.Config.GraphQLIntrospection {
 		// GraphiQL needs introspection: one switch turns both on or off.
 		ide := graphiql.New("/graphql")

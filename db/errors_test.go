@@ -86,15 +86,18 @@ func TestErrorsNameTheOperation(t *testing.T) {
 		name := "n"
 		lq := model.ListQuery{Keyset: true, First: 10}
 		calls := map[string]func(ctx context.Context) error{
-			"CreateUser":               func(ctx context.Context) error { return s.CreateUser(ctx, newUser("x"), true) },
-			"UserByID":                 func(ctx context.Context) error { _, err := s.UserByID(ctx, id); return err },
-			"UserByLogin":              func(ctx context.Context) error { _, err := s.UserByLogin(ctx, "x", false); return err },
-			"UpdateUser":               func(ctx context.Context) error { return s.UpdateUser(ctx, id, model.UserPatch{NameFirst: &name}, now) },
-			"SetEmail":                 func(ctx context.Context) error { return s.SetEmail(ctx, id, "x@example.com", now) },
-			"SetPasswordHash":          func(ctx context.Context) error { return s.SetPasswordHash(ctx, id, "h", now) },
-			"UpgradePasswordHash":      func(ctx context.Context) error { return s.UpgradePasswordHash(ctx, id, "o", "h") },
-			"SetUserFlags":             func(ctx context.Context) error { return s.SetUserFlags(ctx, id, false, false, false) },
-			"SetPendingTOTPSecret":     func(ctx context.Context) error { _, err := s.SetPendingTOTPSecret(ctx, id, "s"); return err },
+			"CreateUser":          func(ctx context.Context) error { return s.CreateUser(ctx, newUser("x"), true) },
+			"UserByID":            func(ctx context.Context) error { _, err := s.UserByID(ctx, id); return err },
+			"UserByLogin":         func(ctx context.Context) error { _, err := s.UserByLogin(ctx, "x", false); return err },
+			"UpdateUser":          func(ctx context.Context) error { return s.UpdateUser(ctx, id, model.UserPatch{NameFirst: &name}, now) },
+			"SetEmail":            func(ctx context.Context) error { return s.SetEmail(ctx, id, "x@example.com", now) },
+			"SetPasswordHash":     func(ctx context.Context) error { return s.SetPasswordHash(ctx, id, "h", now) },
+			"UpgradePasswordHash": func(ctx context.Context) error { return s.UpgradePasswordHash(ctx, id, "o", "h") },
+			"SetUserFlags":        func(ctx context.Context) error { return s.SetUserFlags(ctx, id, false, false, false) },
+			"EnsurePendingTOTPSecret": func(ctx context.Context) error {
+				_, err := s.EnsurePendingTOTPSecret(ctx, id, "s", now, now)
+				return err
+			},
 			"EnableTwoFactor":          func(ctx context.Context) error { _, err := s.EnableTwoFactor(ctx, id, "s", 1, now, nil); return err },
 			"UseTOTPStep":              func(ctx context.Context) error { _, err := s.UseTOTPStep(ctx, id, 1, now); return err },
 			"DisableTwoFactor":         func(ctx context.Context) error { _, err := s.DisableTwoFactor(ctx, id, now); return err },
@@ -112,6 +115,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"SaveAttempts":             func(ctx context.Context) error { return s.SaveAttempts(ctx, &model.AttemptCounter{UserID: id}) },
 			"CreateSession":            func(ctx context.Context) error { return s.CreateSession(ctx, &model.Session{ID: id, UserID: id}) },
 			"SessionByKeyStart":        func(ctx context.Context) error { _, _, err := s.SessionByKeyStart(ctx, "k"); return err },
+			"SessionByID":              func(ctx context.Context) error { _, err := s.SessionByID(ctx, id, id); return err },
 			"TouchSession":             func(ctx context.Context) error { _, err := s.TouchSession(ctx, id, "ip", "ua", now, now); return err },
 			"DeleteSession":            func(ctx context.Context) error { _, err := s.DeleteSession(ctx, id, id); return err },
 			"DeleteSessionReturning":   func(ctx context.Context) error { _, err := s.DeleteSessionReturning(ctx, id, id); return err },

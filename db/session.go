@@ -60,6 +60,23 @@ func (s *Store) SessionByKeyStart(ctx context.Context, keyStart string) (_ *mode
 	return r.sessionRow.model(), r.User.model(), nil
 }
 
+// SessionByID returns one of userID's sessions, or nil, nil when it does
+// not exist (revoked, cleaned up, or another user's). Idle sessions are
+// returned too. A service holding the user's lock reads with it whether the
+// session a request authenticated with still exists.
+func (s *Store) SessionByID(ctx context.Context, userID, id uuid.UUID) (_ *model.Session, err error) {
+	defer wrap(&err, "db.SessionByID")
+	var r sessionRow
+	err = s.conn(ctx).NewSelect().Model(&r).Where("s.id = ?", id).Where("s.user_id = ?", userID).Scan(ctx)
+	if noRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.model(), nil
+}
+
 // TouchSession records a use of the session, unless one was recorded since
 // `since`: the condition makes the write happen at most once per interval
 // even when several servers see the same session at once. It reports

@@ -61,18 +61,29 @@ func (s *Store) conn(ctx context.Context) bun.IDB {
 	return s.db
 }
 
-// LockUser serialises writes that must see each other, such as two
-// creates racing for the last API key of a quota. It must run inside
-// InTx. On PostgreSQL it locks the user's row until the transaction ends;
-// SQLite write transactions already run one at a time (BEGIN IMMEDIATE).
-// An unknown id is an error (sql.ErrNoRows) on PostgreSQL.
+// LockUser serialises the transactions of one user that must see each
+// other: two creates racing for the last API key of a quota, and every
+// transaction that mints a credential against every one that revokes
+// credentials (see account/revocation.go). It must run inside InTx, as
+// the transaction's first statement.
+//
+// On PostgreSQL it locks the user's row until the transaction ends with
+// FOR NO KEY UPDATE: it conflicts with itself and with every UPDATE of the
+// row (a password change), which is all the serialisation needs, but not
+// with the FOR KEY SHARE lock that inserting a row referencing the user (an
+// activity record, a session) takes for its foreign key. FOR UPDATE would
+// conflict with those too, and so deadlock a lock holder against a
+// transaction that holds a row the holder is about to delete (an API key
+// being edited) and waits on the user only to record its activity. SQLite
+// write transactions already run one at a time (BEGIN IMMEDIATE), so there
+// it does nothing. An unknown id is an error (sql.ErrNoRows) on PostgreSQL.
 func (s *Store) LockUser(ctx context.Context, id uuid.UUID) (err error) {
 	defer wrap(&err, "db.LockUser")
 	if s.dialect != Postgres {
 		return nil
 	}
 	var got uuid.UUID
-	return s.conn(ctx).NewSelect().Model((*userRow)(nil)).Column("id").Where("id = ?", id).For("UPDATE").Scan(ctx, &got)
+	return s.conn(ctx).NewSelect().Model((*userRow)(nil)).Column("id").Where("id = ?", id).For("NO KEY UPDATE").Scan(ctx, &got)
 }
 
 // purge deletes at most limit rows of a table (given by its row model and

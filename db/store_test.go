@@ -173,6 +173,12 @@ func TestSessions(t *testing.T) {
 		if err := s.CreateUser(ctx, other, false); err != nil {
 			t.Fatal(err)
 		}
+		if got, err := s.SessionByID(ctx, u.ID, sess.ID); err != nil || got == nil || got.ID != sess.ID || !secret.DigestEqual(got.Digest, sess.Digest) {
+			t.Fatalf("SessionByID = %+v, %v", got, err)
+		}
+		if got, err := s.SessionByID(ctx, other.ID, sess.ID); err != nil || got != nil {
+			t.Fatalf("SessionByID of another user = %+v, %v; want nil, nil", got, err)
+		}
 		if ok, err := s.DeleteSession(ctx, other.ID, sess.ID); err != nil || ok {
 			t.Fatalf("another user's delete: ok=%v err=%v", ok, err)
 		}
@@ -181,6 +187,9 @@ func TestSessions(t *testing.T) {
 		}
 		if got, _, _ := s.SessionByKeyStart(ctx, tok[:16]); got != nil {
 			t.Fatal("deleted session still found")
+		}
+		if got, err := s.SessionByID(ctx, u.ID, sess.ID); err != nil || got != nil {
+			t.Fatalf("SessionByID of a deleted session = %+v, %v; want nil, nil", got, err)
 		}
 	})
 }

@@ -1631,7 +1631,7 @@ type Mutation {
   "Deletes an API key; it stops working at once. Needs api-keys.delete."
   deleteApiKey(input: DeleteApiKeyInput!): DeleteApiKeyPayload!
 
-  "Starts two-factor setup: a new pending secret (replacing any earlier one) to scan or type into an authenticator app. Needs account.two-factor."
+  "Starts two-factor setup: the pending secret to scan or type into an authenticator app, the same one for 15 minutes after it was made (so a retried setup does not invalidate the secret just scanned), then a new one replacing it. Needs account.two-factor."
   beginTwoFactorSetup: BeginTwoFactorSetupPayload!
   "Turns two-factor on with a code of the pending secret and the password; returns the recovery codes, the only time they are shown. Needs account.two-factor."
   enableTwoFactor(input: EnableTwoFactorInput!): EnableTwoFactorPayload!

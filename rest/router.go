@@ -21,6 +21,11 @@ type Handler struct {
 	// /api/client routes (web.Authenticator.Middleware).
 	Authenticate func(http.Handler) http.Handler
 	Logger       *slog.Logger
+	// CrossOrigin is the cross-origin check the server puts in front of
+	// every state-changing method. It passes GET as safe, so the routes
+	// whose GET changes state apply it themselves (see changingGET); nil
+	// skips that.
+	CrossOrigin *http.CrossOriginProtection
 
 	mux      *http.ServeMux
 	patterns []string
@@ -32,15 +37,24 @@ func (h *Handler) Routes() http.Handler {
 		h.Logger = slog.Default()
 	}
 	m := &patternMux{ServeMux: http.NewServeMux()}
-	client := func(pattern string, fn func(http.ResponseWriter, *http.Request, *model.Actor)) {
-		m.Handle(pattern, h.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	authenticated := func(fn func(http.ResponseWriter, *http.Request, *model.Actor)) http.Handler {
+		return h.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			actor, err := web.ActorFrom(r.Context())
 			if actor == nil {
 				h.fail(w, r, err)
 				return
 			}
 			fn(w, r, actor)
-		})))
+		}))
+	}
+	client := func(pattern string, fn func(http.ResponseWriter, *http.Request, *model.Actor)) {
+		m.Handle(pattern, authenticated(fn))
+	}
+	// changingGET is client for a GET that changes state, which must not
+	// be triggered from another site (REST.md: GET .../two-factor writes
+	// the pending secret).
+	changingGET := func(pattern string, fn func(http.ResponseWriter, *http.Request, *model.Actor)) {
+		m.Handle(pattern, h.sameOriginOnly(authenticated(fn)))
 	}
 
 	m.HandleFunc("POST /api/auth/register", h.register)
@@ -55,7 +69,7 @@ func (h *Handler) Routes() http.Handler {
 	client("POST /api/client/account/logout", h.logout)
 	client("GET /api/client/permissions", h.getPermissions)
 
-	client("GET /api/client/account/two-factor", h.getTwoFactor)
+	changingGET("GET /api/client/account/two-factor", h.getTwoFactor)
 	client("POST /api/client/account/two-factor", h.postTwoFactor)
 	client("DELETE /api/client/account/two-factor", h.deleteTwoFactor)
 	client("POST /api/client/account/two-factor/recovery-codes", h.postRecoveryCodes)
@@ -92,6 +106,33 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// sameOriginOnly refuses a request a browser sends from another origin
+// even when its method is GET or HEAD: a link or an image on another site
+// makes the browser send such a request with the session cookie
+// (SameSite=Lax lets it through on a top-level navigation), so a GET that
+// changes state needs the same guard as a POST. The decision is
+// CrossOrigin's own, taken as if the request were a POST: refused when
+// Sec-Fetch-Site is cross-site or same-site (or, without that header, when
+// Origin is not the request's host), unless the origin is trusted; scripts
+// send neither header and pass. It runs before authentication, as the
+// check of the other methods does.
+func (h *Handler) sameOriginOnly(next http.Handler) http.Handler {
+	if h.CrossOrigin == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A shallow copy, as WithContext makes: Check reads only the
+		// method, the headers and the host.
+		asPost := *r
+		asPost.Method = http.MethodPost
+		if err := h.CrossOrigin.Check(&asPost); err != nil {
+			h.fail(w, r, model.Errorf(model.CodeForbidden, "cross-origin request refused"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // unmatched asks the mux what it would answer (404, or 405 with Allow).

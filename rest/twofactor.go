@@ -13,8 +13,11 @@ type twoFactorSetupBody struct {
 	Secret string `json:"secret"`
 }
 
-// getTwoFactor is GET /api/client/account/two-factor: it stores a new
-// pending secret on every call, as the panel's own server does.
+// getTwoFactor is GET /api/client/account/two-factor: it returns the
+// pending secret, making one when there is none or it is older than
+// account.PendingTwoFactorLifetime. (ours) The panel's own server makes a
+// new one on every call, so a reload, or a link on another site, breaks a
+// setup in progress; the router also refuses this GET from another site.
 func (h *Handler) getTwoFactor(w http.ResponseWriter, r *http.Request, actor *model.Actor) {
 	setup, err := h.Service.BeginTwoFactorSetup(r.Context(), actor)
 	if err != nil {
