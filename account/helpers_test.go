@@ -16,6 +16,7 @@ import (
 
 	"accountd/account"
 	"accountd/db"
+	"accountd/db/dbtest"
 	"accountd/model"
 	"accountd/secret"
 )
@@ -453,7 +454,7 @@ func (e *env) passwordHash(u *model.User) string {
 // activities returns the user's events, newest first.
 func (e *env) activities(u *model.User) []*model.Activity {
 	e.t.Helper()
-	acts, err := e.store.RecentActivity(e.ctx, u.ID, 1000)
+	acts, err := dbtest.RecentActivity(e.ctx, e.store, u.ID, 1000)
 	if err != nil {
 		e.t.Fatalf("activities: %v", err)
 	}

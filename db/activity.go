@@ -71,12 +71,3 @@ func (s *Store) DeleteActivitiesBefore(ctx context.Context, before time.Time, li
 	defer wrap(&err, "db.DeleteActivitiesBefore")
 	return s.purge(ctx, (*activityRow)(nil), "a", "a.created < ?", limit, before)
 }
-
-// RecentActivity returns up to limit of a user's newest events, newest
-// first, without paging (none when there are none); tests and operators
-// use it.
-func (s *Store) RecentActivity(ctx context.Context, userID uuid.UUID, limit int) (_ []*model.Activity, err error) {
-	defer wrap(&err, "db.RecentActivity")
-	items, _, err := s.ListActivities(ctx, userID, model.ListQuery{Keyset: true, First: limit})
-	return items, err
-}

@@ -141,7 +141,6 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"ListActivities":           func(ctx context.Context) error { _, _, err := s.ListActivities(ctx, id, lq); return err },
 			"CountActivities":          func(ctx context.Context) error { _, err := s.CountActivities(ctx, id, ""); return err },
 			"DeleteActivitiesBefore":   func(ctx context.Context) error { _, err := s.DeleteActivitiesBefore(ctx, now, 10); return err },
-			"RecentActivity":           func(ctx context.Context) error { _, err := s.RecentActivity(ctx, id, 10); return err },
 			"Hit":                      func(ctx context.Context) error { _, _, err := s.Hit(ctx, "k", now, time.Minute); return err },
 			"DeleteRateLimitsBefore":   func(ctx context.Context) error { _, err := s.DeleteRateLimitsBefore(ctx, now, 10); return err },
 		}

@@ -16,6 +16,7 @@ import (
 	"accountd/account"
 	"accountd/app"
 	"accountd/app/apptest"
+	"accountd/db/dbtest"
 	"accountd/model"
 )
 
@@ -242,7 +243,7 @@ func TestGraphQLUpdateEmail(t *testing.T) {
 				t.Fatalf("viewer email = %v", v["email"])
 			}
 			gqlLogin(t, ts, "new.address@EXAMPLE.org", apptest.GQLPassword)
-			acts, err := ts.App.Store.RecentActivity(context.Background(), gqlDBUser(t, ts, "email_ok").ID, 10)
+			acts, err := dbtest.RecentActivity(context.Background(), ts.App.Store, gqlDBUser(t, ts, "email_ok").ID, 10)
 			if err != nil || len(acts) == 0 || !slices.ContainsFunc(acts, func(a *model.Activity) bool {
 				return a.Event == "account:email-changed"
 			}) {
@@ -625,7 +626,7 @@ func TestGraphQLConcurrentUpdateAccount(t *testing.T) {
 		if v["email"] != u["email"] || v["id"] != u["id"] {
 			t.Errorf("untouched fields changed: %v", v)
 		}
-		acts, err := ts.App.Store.RecentActivity(context.Background(), uuid.MustParse(u["id"].(string)), 50)
+		acts, err := dbtest.RecentActivity(context.Background(), ts.App.Store, uuid.MustParse(u["id"].(string)), 50)
 		if err != nil {
 			t.Fatal(err)
 		}
