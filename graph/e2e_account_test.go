@@ -599,7 +599,7 @@ func TestGraphQLConcurrentUpdateAccount(t *testing.T) {
 					in[f] = target[f]
 				}
 				<-start
-				r, err := gqlTry(c, apptest.GQLUpdateAccountDoc, apptest.GQLIn(in))
+				r, err := c.TryGQL(apptest.GQLUpdateAccountDoc, apptest.GQLIn(in))
 				switch {
 				case err != nil:
 					errs[i] = err.Error()

@@ -464,7 +464,7 @@ func TestGraphQLAPIKeyQuotaConcurrent(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				responses[i], errs[i] = gqlTry(alice, gakCreateDoc, apptest.GQLIn(map[string]any{"name": fmt.Sprintf("racer-%02d", i)}))
+				responses[i], errs[i] = alice.TryGQL(gakCreateDoc, apptest.GQLIn(map[string]any{"name": fmt.Sprintf("racer-%02d", i)}))
 			}()
 		}
 		close(start)

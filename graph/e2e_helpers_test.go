@@ -6,11 +6,8 @@ package graph_test
 // helpers of other test files in this package.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -65,40 +62,6 @@ func gqlDecode(t testing.TB, res *apptest.Response) *apptest.GQLResponse {
 		t.Fatalf("graphql response is not JSON (%d): %v\n%s", res.Status, err, res.Body)
 	}
 	return out
-}
-
-// gqlTry posts a GraphQL operation like Client.GQL but returns errors
-// instead of failing the test, so it can run on other goroutines.
-func gqlTry(c *apptest.Client, query string, variables map[string]any) (*apptest.GQLResponse, error) {
-	b, err := json.Marshal(map[string]any{"query": query, "variables": variables})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequest(http.MethodPost, c.Server.URL+"/graphql", bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range c.Header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.Bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Bearer)
-	}
-	res, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := &apptest.GQLResponse{Status: res.StatusCode, Header: res.Header, Raw: body}
-	if err := json.Unmarshal(body, out); err != nil {
-		return nil, fmt.Errorf("graphql response is not JSON (%d): %v: %s", res.StatusCode, err, body)
-	}
-	return out, nil
 }
 
 // gqlSetCookie returns the response's Set-Cookie for the session cookie

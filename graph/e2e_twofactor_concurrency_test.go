@@ -232,7 +232,7 @@ func gtfParallel(t *testing.T, clients []*apptest.Client, doc string, vars map[s
 		if perClient != nil {
 			v = perClient(i)
 		}
-		out[i], errs[i] = gqlTry(clients[i], doc, v)
+		out[i], errs[i] = clients[i].TryGQL(doc, v)
 	})
 	for _, err := range errs {
 		if err != nil {

@@ -5,11 +5,9 @@ package rest_test
 // succeed.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -33,36 +31,6 @@ func rtfSetConsecutive(t testing.TB, ts *apptest.Server, id uuid.UUID, n int) {
 	if err != nil {
 		t.Fatalf("set consecutive failures: %v", err)
 	}
-}
-
-// rtfTry sends a JSON request without touching the test, so it can run on
-// other goroutines.
-func rtfTry(c *apptest.Client, method, path string, body any) (*apptest.Response, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequest(method, c.Server.URL+path, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range c.Header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.Bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Bearer)
-	}
-	res, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &apptest.Response{Status: res.StatusCode, Header: res.Header, Body: rb}, nil
 }
 
 func TestRESTTwoFactorAttemptBudget(t *testing.T) {
@@ -171,7 +139,7 @@ func rtfParallelCheckpoints(t *testing.T, ts *apptest.Server, tokens []string, c
 		clients[i] = ts.Client(t)
 	}
 	apptest.Parallel(len(tokens), func(i int) {
-		out[i], errs[i] = rtfTry(clients[i], http.MethodPost, apptest.CheckpointPath,
+		out[i], errs[i] = clients[i].Try(http.MethodPost, apptest.CheckpointPath,
 			map[string]any{"confirmation_token": tokens[i], "code": code})
 	})
 	for _, err := range errs {
@@ -286,7 +254,7 @@ func TestRESTTwoFactorConcurrentDisable(t *testing.T) {
 		answers := make([]*apptest.Response, 20)
 		errs := make([]error, 20)
 		apptest.Parallel(20, func(i int) {
-			answers[i], errs[i] = rtfTry(dan.Client, http.MethodDelete, apptest.TwoFactorPath, map[string]any{"code": code, "password": dan.Password})
+			answers[i], errs[i] = dan.Client.Try(http.MethodDelete, apptest.TwoFactorPath, map[string]any{"code": code, "password": dan.Password})
 		})
 		for _, err := range errs {
 			if err != nil {

@@ -6,6 +6,7 @@ package apptest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -72,9 +73,19 @@ func (r *Response) Errors(t testing.TB) []string {
 // tests of what the server does with bodies a JSON encoder would not make.
 func (c *Client) Raw(method, path, contentType string, body io.Reader) *Response {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.Server.URL+path, body)
+	res, err := c.send(method, path, contentType, body)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	return res
+}
+
+// send makes one request with the client's headers and credentials and
+// reads the whole answer.
+func (c *Client) send(method, path, contentType string, body io.Reader) (*Response, error) {
+	req, err := http.NewRequest(method, c.Server.URL+path, body)
+	if err != nil {
+		return nil, err
 	}
 	for k, v := range c.Header {
 		req.Header[k] = v
@@ -87,14 +98,25 @@ func (c *Client) Raw(method, path, contentType string, body io.Reader) *Response
 	}
 	res, err := c.HTTP.Do(c.markOpenAPI(req))
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// Try sends body as JSON like Do, but hands a failure back instead of
+// failing the test, so that it may run on goroutines other than the
+// test's (races of concurrent requests).
+func (c *Client) Try(method, path string, body any) (*Response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(method, path, "application/json", bytes.NewReader(b))
 }
 
 // Do sends body (nil for none) as JSON: the way most tests talk to the
@@ -135,6 +157,20 @@ func (c *Client) GQL(query string, variables map[string]any) *GQLResponse {
 		c.t.Fatalf("graphql response is not JSON (%d): %v\n%s", res.Status, err, res.Body)
 	}
 	return out
+}
+
+// TryGQL is GQL for goroutines other than the test's: a failure, or an
+// answer that is not a GraphQL response, comes back as an error.
+func (c *Client) TryGQL(query string, variables map[string]any) (*GQLResponse, error) {
+	res, err := c.Try(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": variables})
+	if err != nil {
+		return nil, err
+	}
+	out := &GQLResponse{Status: res.Status, Header: res.Header, Raw: res.Body}
+	if err := json.Unmarshal(res.Body, out); err != nil {
+		return nil, fmt.Errorf("graphql response is not JSON (%d): %v: %s", res.Status, err, res.Body)
+	}
+	return out, nil
 }
 
 // Get walks a path of keys through decoded JSON: Get(m, "viewer", "id").
