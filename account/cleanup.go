@@ -5,20 +5,27 @@ import (
 	"time"
 )
 
+// rateLimitRetention is how long a counter window is kept: longer than
+// every window (the per-IP limits' and the account throttles'), so only
+// ended ones go, on both engines.
+const rateLimitRetention = 24 * time.Hour
+
 // CleanupResult counts what one clean-up pass deleted.
 type CleanupResult struct {
 	APIKeys     int
 	LoginTokens int
 	Sessions    int
 	Activities  int
+	RateLimits  int
 }
 
 // Cleanup deletes what has expired: API keys past their expiry and
 // sessions idle past SESSION_DURATION (both already invisible and refused,
-// so only storage is reclaimed), two-factor confirmation tokens, and
-// activity older than ACTIVITY_RETENTION, so no table grows without bound. Each statement deletes a bounded batch, so a large
-// backlog never holds locks for long; a pass repeats batches until one
-// comes back short.
+// so only storage is reclaimed), two-factor confirmation tokens, activity
+// older than ACTIVITY_RETENTION and counter windows that ended a day ago,
+// so no table grows without bound. Each statement deletes a bounded batch,
+// so a large backlog never holds locks for long; a pass repeats batches
+// until one comes back short.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 	var res CleanupResult
 	now := s.now()
@@ -35,6 +42,9 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		}},
 		{&res.Activities, func(ctx context.Context, now time.Time, limit int) (int, error) {
 			return s.activities.DeleteActivitiesBefore(ctx, now.Add(-s.cfg.ActivityRetention), limit)
+		}},
+		{&res.RateLimits, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.throttle.DeleteRateLimitsBefore(ctx, now.Add(-rateLimitRetention), limit)
 		}},
 	} {
 		for {

@@ -389,3 +389,36 @@ func TestCleanupBatches(t *testing.T) {
 		})
 	})
 }
+
+// Counter windows (the per-IP limits' and the account throttles') are
+// deleted a day after they started, on both engines, and younger ones are
+// kept.
+func TestCleanupRateLimitWindows(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, defaultConfig())
+		t0 := e.clock.Now()
+		for _, h := range []struct {
+			key string
+			at  time.Time
+		}{{"ip:old", t0}, {"taken:old", t0.Add(time.Minute)}, {"taken:young", t0.Add(2 * time.Hour)}} {
+			if _, _, err := e.store.Hit(e.ctx, h.key, h.at, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := e.clock.Advance(24*time.Hour + 90*time.Second)
+		res := saCleanup(t, e)
+		if res != (account.CleanupResult{RateLimits: 2}) {
+			t.Fatalf("cleanup = %+v, want the two windows older than a day", res)
+		}
+		for key, want := range map[string]int{"ip:old": 0, "taken:old": 0, "taken:young": 1} {
+			// A window as long as the test keeps everything still stored in view.
+			if _, n, err := e.store.CountHits(e.ctx, key, now, 48*time.Hour); err != nil || n != want {
+				t.Errorf("%s: hits %d, %v; want %d", key, n, err, want)
+			}
+		}
+		if res := saCleanup(t, e); res != (account.CleanupResult{}) {
+			t.Errorf("second pass = %+v, want nothing", res)
+		}
+	})
+}

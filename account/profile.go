@@ -60,14 +60,23 @@ func (s *Service) UpdateAccount(ctx context.Context, actor *model.Actor, in Upda
 	if err := editable(u); err != nil {
 		return nil, err
 	}
+	if in.Username != nil {
+		// After validation, permission and state, so those answers stay
+		// what they were; the other fields of a throttled edit are
+		// refused with it, as the edit is one change.
+		if err := s.checkTaken(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
 	patch := model.UserPatch{Username: in.Username, NameFirst: in.NameFirst, NameLast: in.NameLast,
 		Language: in.Language, ToastPosition: in.ToastPosition, StartOnGroupedServers: in.StartOnGroupedServers}
 	if patch.Empty() {
 		return u, nil
 	}
-	return s.change(ctx, actor, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)},
-		&model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"},
+	taken := &model.Error{Code: model.CodeConflict, Message: "username already taken", Field: "username"}
+	updated, err := s.change(ctx, actor, model.EventAccountUpdate, map[string]any{"fields": patchFields(patch)}, taken,
 		func(ctx context.Context) error { return s.users.UpdateUser(ctx, u.ID, patch, s.now()) })
+	return s.countTaken(ctx, u.ID, updated, err, taken)
 }
 
 // patchFields names the fields a patch changes, for the activity record.
@@ -106,12 +115,20 @@ func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in Update
 	if err := editable(u); err != nil {
 		return nil, err
 	}
+	// The throttle comes before the password check: a throttled change
+	// is refused whatever the password, so checking it would only spend
+	// the account's password attempts (and a wrong password still gets
+	// its own answer while the account is not throttled).
+	if err := s.checkTaken(ctx, u.ID); err != nil {
+		return nil, err
+	}
 	if err := s.checkPassword(ctx, u, in.Password); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, actor, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email},
-		&model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"},
+	taken := &model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"}
+	updated, err := s.change(ctx, actor, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email}, taken,
 		func(ctx context.Context) error { return s.users.SetEmail(ctx, u.ID, in.Email, s.now()) })
+	return s.countTaken(ctx, u.ID, updated, err, taken)
 }
 
 // ChangePasswordInput changes the password, confirmed by the current one.

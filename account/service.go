@@ -53,6 +53,7 @@ type Service struct {
 	twoFactor  TwoFactorStore
 	activities ActivityStore
 	attempts   AttemptStore
+	throttle   ThrottleStore
 	hasher     *secret.PasswordHasher
 	catalog    *model.PermissionCatalog
 	cfg        Config
@@ -76,7 +77,7 @@ func New(st Stores, hasher *secret.PasswordHasher, catalog *model.PermissionCata
 		cfg.ActivityRetention = 90 * 24 * time.Hour
 	}
 	return &Service{tx: st.Tx, users: st.Users, sessions: st.Sessions, apiKeys: st.APIKeys,
-		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
+		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
 		Now: func() time.Time { return time.Now() }}
 }
 

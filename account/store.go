@@ -30,6 +30,7 @@ type Stores struct {
 	TwoFactor  TwoFactorStore
 	Activities ActivityStore
 	Attempts   AttemptStore
+	Throttle   ThrottleStore
 }
 
 // Transactor runs several writes as one: fn receives a context carrying
@@ -191,4 +192,20 @@ type AttemptStore interface {
 	// of one account are charged one after the other.
 	LockAttempts(ctx context.Context, userID uuid.UUID, now time.Time) (*model.AttemptCounter, error)
 	SaveAttempts(ctx context.Context, c *model.AttemptCounter) error
+}
+
+// ThrottleStore keeps fixed-window counters by key in the database, so
+// every replica shares them. A window starts with its first hit and lasts
+// window; a key holds no secret and no user input, only a purpose and an id.
+type ThrottleStore interface {
+	// Hit counts one event of key and returns its window's start and hits,
+	// this one included, in one atomic write: concurrent hits each get
+	// their own number.
+	Hit(ctx context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error)
+	// CountHits returns the start and hits of key's window that is still
+	// open at now, without counting; zero values when none is.
+	CountHits(ctx context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error)
+	// DeleteRateLimitsBefore deletes at most limit windows that started
+	// before the given time and returns how many.
+	DeleteRateLimitsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -30,6 +30,24 @@ func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.
 	return row.WindowStart.UTC(), row.Hits, nil
 }
 
+// CountHits returns the window of key still open at now (one that started
+// after now-window, the condition under which Hit counts on rather than
+// starting afresh) and its hits; zero values when there is none. It only
+// reads, so a check of a limit costs no write.
+func (s *Store) CountHits(ctx context.Context, key string, now time.Time, window time.Duration) (_ time.Time, _ int, err error) {
+	defer wrap(&err, "db.CountHits")
+	var rows []struct {
+		WindowStart time.Time `bun:"window_start"`
+		Hits        int       `bun:"hits"`
+	}
+	err = s.conn(ctx).NewRaw("SELECT window_start, hits FROM rate_limits WHERE key = ? AND window_start > ?",
+		key, now.Add(-window)).Scan(ctx, &rows)
+	if err != nil || len(rows) == 0 {
+		return time.Time{}, 0, err
+	}
+	return rows[0].WindowStart.UTC(), rows[0].Hits, nil
+}
+
 // DeleteRateLimitsBefore deletes at most limit rate-limit windows that
 // started before before (long over: every window is shorter) and returns
 // how many.
