@@ -246,65 +246,131 @@ func TestAttemptsBackoff(t *testing.T) {
 	})
 }
 
-// After fifty failures in a row, code checks stay refused, whatever the
-// window, until a password login succeeds.
-func TestAttemptsHardStop(t *testing.T) {
+// Code failures have a limit of their own that a password sign-in does
+// not end: at 100 in a row TOTP codes are refused with no wait to wait
+// out; a recovery code still works and ends the run, as does the
+// operator's disable-2fa.
+func TestAttemptsCodeLimit(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, defaultConfig())
-		a := tfEnabled(t, e, "tfhardstop")
+		a := tfEnabled(t, e, "tfcodelimit")
+		tfResetAttempts(t, e, a.user)
+
+		// Wrong codes, then a password sign-in: the code run goes on.
+		tok := tfLoginToken(t, e, a.user)
+		for range 3 {
+			_, err := tfCheckpoint(e, tok, tfWrongCode(t, e, a.Secret))
+			tfWantCodeErr(t, err, "invalid confirmation code")
+		}
+		tok = tfLoginToken(t, e, a.user)
+		if c := tfAttempts(t, e, a.user); c.CodeFailures != 3 || c.Consecutive != 0 {
+			t.Fatalf("counter %+v after a sign-in, want 3 code failures and no run", c)
+		}
+
+		// The hundredth failure is still evaluated; then TOTP is refused,
+		// with no wait, whatever the window and whatever sign-in.
+		tfSetCodeFailures(t, e, a.user, 99)
+		_, err := tfCheckpoint(e, tok, tfWrongCode(t, e, a.Secret))
+		tfWantCodeErr(t, err, "invalid confirmation code")
+		before := tfSnapshot(t, e, a.user)
+		res, err := tfCheckpoint(e, tok, tfNextCode(t, e, a))
+		tfWantCodesLocked(t, err)
+		if res != nil {
+			t.Errorf("checkpoint result %+v", res)
+		}
+		tfUnchanged(t, e, a.user, before)
+		e.clock.Advance(48 * time.Hour)
+		tok = tfLoginToken(t, e, a.user)
+		before = tfSnapshot(t, e, a.user)
+		_, err = tfCheckpoint(e, tok, tfNextCode(t, e, a))
+		tfWantCodesLocked(t, err)
+		_, err = e.svc.DisableTwoFactor(e.ctx, e.actor(a.Token), tfInput(tfNextCode(t, e, a), a.Password))
+		tfWantCodesLocked(t, err)
+		tfUnchanged(t, e, a.user, before)
+		if c := tfAttempts(t, e, a.user); c.CodeFailures != 100 {
+			t.Errorf("counter %+v: refused codes were charged", c)
+		}
+
+		// Recovery codes are still checked, and a right one ends the run.
+		_, err = tfCheckpoint(e, tok, secret.RandomString(10))
+		tfWantCodeErr(t, err, "invalid recovery code")
+		res, err = tfCheckpoint(e, tok, a.Codes[0])
+		if err != nil {
+			t.Fatalf("checkpoint with a recovery code: %v", err)
+		}
+		e.actor(res.SessionToken)
+		if c := tfAttempts(t, e, a.user); c.CodeFailures != 0 || c.Consecutive != 0 {
+			t.Errorf("counter %+v after a recovery code, want the runs ended", c)
+		}
+		res, err = tfCheckpoint(e, tfLoginToken(t, e, a.user), tfNextCode(t, e, a))
+		if err != nil {
+			t.Fatalf("TOTP after the recovery code: %v", err)
+		}
+		e.actor(res.SessionToken)
+
+		// The operator's disable-2fa ends the run too, so a new setup is
+		// not refused by the old factor's failures.
+		tfSetCodeFailures(t, e, a.user, 120)
+		if _, err := e.svc.DisableTwoFactorFor(e.ctx, "tfcodelimit"); err != nil {
+			t.Fatalf("disable-2fa: %v", err)
+		}
+		if c := tfAttempts(t, e, a.user); c.CodeFailures != 0 {
+			t.Errorf("counter %+v after disable-2fa", c)
+		}
+	})
+}
+
+// A refusal tells the real wait: spent budgets in a row (each refused
+// check billed as a failure) block twice as long each time, up to a day,
+// and the announced wait is the block's remaining time.
+func TestAttemptsRefusalTellsTheWait(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, defaultConfig())
+		a := tfEnabled(t, e, "tfwait")
 		tfResetAttempts(t, e, a.user)
 		wrong := tfWrong(e, a.user)
-
-		// Ten budgets spent in a row, each refused check billed as a failure;
-		// the blocks double up to a day.
 		block := 5 * time.Minute
 		for round := 1; round <= 10; round++ {
 			if err := e.svc.ChargeRefusedChecks(e.ctx, e.actor(a.Token), 50); err != nil {
 				t.Fatalf("round %d: charge: %v", round, err)
 			}
-			if c := tfAttempts(t, e, a.user); c.Failures != 5 || c.Consecutive != 5*round {
+			if c := tfAttempts(t, e, a.user); c.Failures != 5 || c.Consecutive != 5*round || c.CodeFailures != 5*round {
 				t.Fatalf("round %d: counter %+v, want 5 failures, %d in a row", round, c, 5*round)
 			}
-			tfWantRateLimited(t, tfUpdateEmail(e, a.user, "tfhardstop.x@example.com", wrong), int(block/time.Second))
-			e.clock.Advance(block)
+			tfWantRateLimited(t, tfUpdateEmail(e, a.user, "tfwait.x@example.com", wrong), int(block/time.Second))
+			e.clock.Advance(block - time.Minute)
+			tfWantRateLimited(t, tfUpdateEmail(e, a.user, "tfwait.x@example.com", wrong), 60)
+			e.clock.Advance(time.Minute)
 			block = min(2*block, 24*time.Hour)
 		}
-
-		// The last block is over: password checks run, code checks do not.
-		tok := tfStoredToken(t, e, a.user)
-		if err := e.svc.ChargeRefusedChecks(e.ctx, e.actor(a.Token), 5); err != nil {
-			t.Fatalf("charge: %v", err)
-		}
-		if c := tfAttempts(t, e, a.user); c.Consecutive != 50 {
-			t.Errorf("counter %+v: a code charge went through the hard stop", c)
-		}
-		before := tfSnapshot(t, e, a.user)
-		res, err := tfCheckpoint(e, tok, tfNextCode(t, e, a))
-		tfWantRefused(t, err)
-		if res != nil {
-			t.Errorf("checkpoint result %+v", res)
-		}
-		_, err = tfCheckpoint(e, tok, a.Codes[0])
-		tfWantRefused(t, err)
-		tfUnchanged(t, e, a.user, before)
-		tfWantInvalidPassword(t, tfUpdateEmail(e, a.user, "tfhardstop.x@example.com", wrong))
-		_, err = tfCheckpoint(e, tok, tfNextCode(t, e, a))
-		tfWantRefused(t, err)
-
-		// A password login ends it.
-		tok2 := tfLoginToken(t, e, a.user)
-		res, err = tfCheckpoint(e, tok, tfNextCode(t, e, a))
+		// The last block is over: the checks it refused run again.
+		tfWantInvalidPassword(t, tfUpdateEmail(e, a.user, "tfwait.x@example.com", wrong))
+		res, err := tfCheckpoint(e, tfStoredToken(t, e, a.user), tfNextCode(t, e, a))
 		if err != nil {
-			t.Fatalf("checkpoint after a password login: %v", err)
-		}
-		e.actor(res.SessionToken)
-		res, err = tfCheckpoint(e, tok2, a.Codes[0])
-		if err != nil {
-			t.Fatalf("checkpoint with the new token: %v", err)
+			t.Fatalf("checkpoint after the block: %v", err)
 		}
 		e.actor(res.SessionToken)
 	})
+}
+
+// tfSetCodeFailures sets u's stored run of code failures.
+func tfSetCodeFailures(t *testing.T, e *env, u *user, n int) {
+	t.Helper()
+	if _, err := e.d.ExecContext(e.ctx, "UPDATE attempt_counters SET code_failures = ? WHERE user_id = ?", n, u.ID); err != nil {
+		t.Fatalf("set code failures: %v", err)
+	}
+}
+
+// tfWantCodesLocked checks the refusal of a TOTP code past the limit:
+// its own message and no wait.
+func tfWantCodesLocked(t *testing.T, err error) {
+	t.Helper()
+	me := wantErr(t, err, model.CodeRateLimited, "too many failed codes, use a recovery code")
+	if me.RetryAfter != 0 || !me.NoWait {
+		t.Errorf("RetryAfter = %v, NoWait %v, want no wait", me.RetryAfter, me.NoWait)
+	}
 }
 
 // Checks refused unevaluated are billed as failures, until the budget

@@ -18,7 +18,7 @@ import (
 func (e *env) login(in account.LoginInput) (*account.LoginResult, error) {
 	res, err := e.svc.Login(e.ctx, model.Client{IP: clientIP, UserAgent: clientUA}, in)
 	if res != nil {
-		e.secret(res.SessionToken, res.ConfirmationToken)
+		e.secret(res.SessionToken, res.ConfirmationToken, res.DeviceToken)
 	}
 	return res, err
 }

@@ -122,7 +122,7 @@ func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in Update
 	if err := s.checkTaken(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+	if err := s.checkPassword(ctx, actor, in.Password); err != nil {
 		return nil, err
 	}
 	taken := &model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"}
@@ -160,7 +160,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 	if err := editable(u); err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+	if err := s.checkPassword(ctx, actor, in.Password); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, in.NewPassword)
@@ -218,10 +218,17 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 	return res, nil
 }
 
-// checkPassword confirms a sensitive change with the current password,
-// charged to the account's attempt budget. Accounts without a password
-// cannot confirm this way.
-func (s *Service) checkPassword(ctx context.Context, u *model.User, password string) error {
+// checkPassword confirms a sensitive change of actor's account with the
+// current password. The confirmations of a session signed in from a known
+// device are charged to that device's budget: the session already proves
+// a sign-in, so failures of guessers elsewhere (the account's budget) must
+// not lock its owner out of their own settings, and the device's budget is
+// the one its sign-ins draw on, so a session gives no extra guesses. A
+// sign-up's session and API keys (which a session can mint without a
+// password, so they must not multiply guesses) use the account's budget.
+// Accounts without a password cannot confirm this way.
+func (s *Service) checkPassword(ctx context.Context, actor *model.Actor, password string) error {
+	u := actor.User
 	invalid := &model.Error{Code: model.CodeInvalidPassword, Message: "invalid password", Field: "password"}
 	if !u.HasPassword() {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
@@ -229,7 +236,11 @@ func (s *Service) checkPassword(ctx context.Context, u *model.User, password str
 		}
 		return invalid
 	}
-	return s.attempt(ctx, u.ID, checkPasswordKind, func() error {
+	b := accountBudget(u.ID)
+	if actor.Session != nil && actor.Session.DeviceID != nil {
+		b = budget{userID: u.ID, deviceID: actor.Session.DeviceID}
+	}
+	return s.attemptOn(ctx, b, checkPasswordKind, func() error {
 		_, err := s.verifyPassword(ctx, u, password, invalid)
 		return err
 	})

@@ -6,6 +6,7 @@ package account
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,6 +64,8 @@ type Service struct {
 	// OnAttemptRefused, if set, is told of each password or code check
 	// the account's attempt budget refused (metrics).
 	OnAttemptRefused func()
+	// deviceStripes serialise the checks of one device (devices.go).
+	deviceStripes [64]sync.Mutex
 }
 
 // New returns a Service on the given stores; each must be set.

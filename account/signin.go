@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"accountd/model"
 	"accountd/secret"
 )
@@ -16,6 +18,8 @@ type LoginInput struct {
 	// User is a username, or an e-mail address if it contains "@".
 	User     string
 	Password string
+	// Device is the device cookie the browser presented, if any.
+	Device string
 }
 
 // LoginResult is the outcome of a successful password check: either a
@@ -26,6 +30,9 @@ type LoginResult struct {
 	SessionToken      string
 	Session           *model.Session
 	ConfirmationToken string
+	// DeviceToken is the device cookie to set, with a session only: the
+	// presented one when it is the account's, else a new device's.
+	DeviceToken string
 }
 
 // TwoFactorRequired reports whether the login stops at the checkpoint.
@@ -38,7 +45,9 @@ func errInvalidLogin() error {
 }
 
 // Login checks a username or e-mail and password. Unknown users are checked
-// against a dummy hash so that every failure costs the same time.
+// against a dummy hash, charged to a budget of the identifier's own, so
+// that every failure costs the same time and the same writes and is
+// refused alike once the budget is spent.
 func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput) (*LoginResult, error) {
 	// Limits in characters, as sign-up counts them.
 	// NUL cannot be stored, so no account has it: refuse it here rather than
@@ -47,18 +56,28 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		utf8.RuneCountInString(in.Password) > maxPasswordLen {
 		return nil, errInvalidLogin()
 	}
-	u, err := s.users.UserByLogin(ctx, in.User, strings.Contains(in.User, "@"))
+	dev, err := s.presentedDevice(ctx, in.Device)
+	if err != nil {
+		return nil, err
+	}
+	byEmail := strings.Contains(in.User, "@")
+	u, err := s.users.UserByLogin(ctx, in.User, byEmail)
 	if err != nil {
 		return nil, model.Internal(err)
 	}
 	if u == nil || !u.HasPassword() {
-		if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
-			return nil, model.Internal(err)
-		}
-		return nil, errInvalidLogin()
+		// The identifier's own budget, with the account's rules: the same
+		// write, the same slow hash and, once spent, the same 429 as an
+		// account would give, so no answer reveals that it does not exist.
+		return nil, s.attemptOn(ctx, budget{login: in.User, byEmail: byEmail}, checkLoginKind, func() error {
+			if err := s.hasher.VerifyDummy(ctx, in.Password); err != nil {
+				return model.Internal(err)
+			}
+			return errInvalidLogin()
+		})
 	}
 	var rehash bool
-	err = s.attempt(ctx, u.ID, checkLoginKind, func() error {
+	err = s.attemptOn(ctx, signInBudget(u.ID, dev), checkLoginKind, func() error {
 		var err error
 		rehash, err = s.verifyPassword(ctx, u, in.Password, errInvalidLogin())
 		return err
@@ -88,7 +107,11 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthCheckpoint, nil)
 		}
 		var err error
-		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
+		var deviceID uuid.UUID
+		if res.DeviceToken, deviceID, err = s.issueDevice(ctx, u.ID, in.Device, dev); err != nil {
+			return err
+		}
+		res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID)
 		if err != nil {
 			return err
 		}
@@ -116,11 +139,12 @@ func (s *Service) upgradeHash(ctx context.Context, u *model.User, password strin
 
 // startSession creates a session for u and returns its token, which exists
 // nowhere else: the database keeps its digest only.
-func (s *Service) startSession(ctx context.Context, u *model.User, client model.Client) (string, *model.Session, error) {
+func (s *Service) startSession(ctx context.Context, u *model.User, client model.Client, deviceID *uuid.UUID) (string, *model.Session, error) {
 	tok := secret.RandomString(sessionTokenLen)
 	now := s.now()
 	sess := &model.Session{ID: newID(), UserID: u.ID, KeyStart: tok[:keyStartLen], Digest: secret.Digest(tok),
-		IP: client.IP.String(), UserAgent: truncate(client.UserAgent, maxUserAgentLen), LastUsed: now, Created: now}
+		IP: client.IP.String(), UserAgent: truncate(client.UserAgent, maxUserAgentLen), LastUsed: now, Created: now,
+		DeviceID: deviceID}
 	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return "", nil, err
 	}
@@ -178,7 +202,7 @@ func (s *Service) Register(ctx context.Context, client model.Client, in Register
 		if err := s.users.CreateUser(ctx, u, true); err != nil {
 			return err
 		}
-		res.SessionToken, res.Session, err = s.startSession(ctx, u, client)
+		res.SessionToken, res.Session, err = s.startSession(ctx, u, client, nil)
 		return err
 	})
 	var dup *model.DuplicateError

@@ -185,12 +185,29 @@ type ActivityStore interface {
 	DeleteActivitiesBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
-// AttemptStore keeps the per-account budget of password and code checks.
+// AttemptStore keeps the per-account budget of password and code checks,
+// and the same budget for sign-in identifiers that name no account.
 type AttemptStore interface {
 	// LockAttempts returns userID's counter, created on first use and,
 	// inside InTx, locked until the transaction ends, so concurrent checks
 	// of one account are charged one after the other.
 	LockAttempts(ctx context.Context, userID uuid.UUID, now time.Time) (*model.AttemptCounter, error)
+	// LockLoginAttempts is LockAttempts for a sign-in identifier that
+	// names no account (or one without a password), folded as UserByLogin
+	// folds it and stored only as a digest: it does the same work as
+	// LockAttempts, so the cost of a sign-in does not reveal whether the
+	// account exists.
+	LockLoginAttempts(ctx context.Context, login string, byEmail bool, now time.Time) (*model.AttemptCounter, error)
+	// LockDeviceAttempts is LockAttempts for a known device's own budget;
+	// an unknown device is an error.
+	LockDeviceAttempts(ctx context.Context, id uuid.UUID, now time.Time) (*model.AttemptCounter, error)
+	// CreateDevice stores a device (its cookie's digest only).
+	CreateDevice(ctx context.Context, d *model.Device) error
+	// DeviceByDigest returns the device whose cookie has the digest.
+	DeviceByDigest(ctx context.Context, digest []byte) (*model.Device, error)
+	// TouchDevice records a sign-in from the device.
+	TouchDevice(ctx context.Context, id uuid.UUID, now time.Time) error
+	// SaveAttempts writes back a counter of any kind.
 	SaveAttempts(ctx context.Context, c *model.AttemptCounter) error
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"accountd/model"
 	"accountd/secret"
 )
@@ -117,11 +119,11 @@ func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in Tw
 	if u.TOTPSecret == nil {
 		return nil, model.Errorf(model.CodeNotConfigured, "two-factor authentication has not been configured")
 	}
-	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+	if err := s.checkPassword(ctx, actor, in.Password); err != nil {
 		return nil, err
 	}
 	res := &TwoFactorResult{}
-	err := s.attempt(ctx, u.ID, checkCodeKind, func() error {
+	err := s.attempt(ctx, u.ID, checkTOTPKind, func() error {
 		now := s.now()
 		step, ok := secret.MatchTOTP(*u.TOTPSecret, in.Code, now)
 		if !ok {
@@ -249,11 +251,11 @@ func (s *Service) withSecondFactor(ctx context.Context, actor *model.Actor, in T
 	if n := len(in.Code); n != totpCodeLen && n != recoveryCodeLen {
 		return nil, errCodeLength()
 	}
-	if err := s.checkPassword(ctx, u, in.Password); err != nil {
+	if err := s.checkPassword(ctx, actor, in.Password); err != nil {
 		return nil, err
 	}
 	res := &TwoFactorResult{}
-	err := s.attempt(ctx, u.ID, checkCodeKind, func() error {
+	err := s.attempt(ctx, u.ID, codeKind(in.Code), func() error {
 		f, err := s.prepareCode(ctx, u, in.Code)
 		if err != nil {
 			return err
@@ -367,6 +369,9 @@ func (s *Service) DisableTwoFactorFor(ctx context.Context, login string) (*model
 		if !ok {
 			return errNotEnabled()
 		}
+		if err := s.endCodeRun(ctx, u.ID); err != nil {
+			return err
+		}
 		return s.record(ctx, u.ID, nil, netip.Addr{}, model.EventTwoFactorDisable, map[string]string{"by": "operator"})
 	})
 	if err != nil {
@@ -382,6 +387,8 @@ const loginTokenAttempts = 5
 type CheckpointInput struct {
 	ConfirmationToken string
 	Code              string
+	// Device is the device cookie the browser presented, if any.
+	Device string
 }
 
 // LoginCheckpoint exchanges the confirmation token of a password login and
@@ -416,8 +423,12 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 	if !ok {
 		return nil, invalidToken
 	}
+	dev, err := s.presentedDevice(ctx, in.Device)
+	if err != nil {
+		return nil, err
+	}
 	res := &LoginResult{User: u}
-	err = s.attempt(ctx, u.ID, checkCodeKind, func() error {
+	err = s.attempt(ctx, u.ID, codeKind(in.Code), func() error {
 		f, err := s.prepareCode(ctx, u, in.Code)
 		if err != nil {
 			return err
@@ -443,7 +454,11 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 			if err := s.consumeCode(ctx, u, f); err != nil {
 				return err
 			}
-			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client); err != nil {
+			var deviceID uuid.UUID
+			if res.DeviceToken, deviceID, err = s.issueDevice(ctx, u.ID, in.Device, dev); err != nil {
+				return err
+			}
+			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {
 				return err
 			}
 			if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {

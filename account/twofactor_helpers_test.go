@@ -108,13 +108,14 @@ func tfResetAttempts(t *testing.T, e *env, u *user) {
 type tfCounter struct {
 	Failures     int        `bun:"failures"`
 	Consecutive  int        `bun:"consecutive"`
+	CodeFailures int        `bun:"code_failures"`
 	BlockedUntil *time.Time `bun:"blocked_until"`
 }
 
 func tfAttempts(t *testing.T, e *env, u *user) tfCounter {
 	t.Helper()
 	var rows []tfCounter
-	if err := e.d.NewSelect().Table("attempt_counters").Column("failures", "consecutive", "blocked_until").
+	if err := e.d.NewSelect().Table("attempt_counters").Column("failures", "consecutive", "code_failures", "blocked_until").
 		Where("user_id = ?", u.ID).Scan(e.ctx, &rows); err != nil {
 		t.Fatalf("read attempts: %v", err)
 	}
@@ -143,7 +144,7 @@ func tfCheckpoint(e *env, tok, code string) (*account.LoginResult, error) {
 	res, err := e.svc.LoginCheckpoint(e.ctx, model.Client{IP: clientIP, UserAgent: clientUA},
 		account.CheckpointInput{ConfirmationToken: tok, Code: code})
 	if res != nil {
-		e.secret(res.SessionToken)
+		e.secret(res.SessionToken, res.DeviceToken)
 	}
 	return res, err
 }

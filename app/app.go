@@ -122,11 +122,12 @@ func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) routes() http.Handler {
 	cookie := web.SessionCookie{Name: a.Config.SessionCookie, Secure: a.Config.AppURL.Scheme == "https"}
+	device := web.SessionCookie{Name: web.DeviceCookieName, Secure: cookie.Secure}
 	auth := web.Authenticator{Service: a.Service, Cookie: cookie, OnFailure: a.Metrics.AuthFailed}
 
 	limits := a.rateLimiter()
 	limits.OnRefused = a.Metrics.RateLimited
-	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie, Limits: limits}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie, Device: device, Limits: limits}, graph.Options{
 		Introspection: a.Config.GraphQLIntrospection, Suggestions: a.Config.Development, Logger: a.Logger,
 		OnOperation: a.Metrics.GraphQLOperation,
 	})
@@ -161,7 +162,7 @@ func (a *App) routes() http.Handler {
 	// The REST routes whose GET changes state apply the same check
 	// themselves, since it passes every GET.
 	restCSRF := csrf(false)
-	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Authenticate: auth.Middleware, Logger: a.Logger,
+	api := (&rest.Handler{Service: a.Service, Cookie: cookie, Device: device, Authenticate: auth.Middleware, Logger: a.Logger,
 		CrossOrigin: restCSRF}).Routes()
 
 	// Per-IP limits run first, before any authentication work.

@@ -14,19 +14,20 @@ import (
 type sessionRow struct {
 	bun.BaseModel `bun:"table:sessions,alias:s"`
 
-	ID        uuid.UUID `bun:"id,pk,type:uuid"`
-	UserID    uuid.UUID `bun:"user_id,type:uuid"`
-	KeyStart  string    `bun:"key_start"`
-	Digest    []byte    `bun:"digest"`
-	IP        string    `bun:"ip"`
-	UserAgent string    `bun:"user_agent"`
-	LastUsed  time.Time `bun:"last_used"`
-	Created   time.Time `bun:"created"`
+	ID        uuid.UUID  `bun:"id,pk,type:uuid"`
+	UserID    uuid.UUID  `bun:"user_id,type:uuid"`
+	KeyStart  string     `bun:"key_start"`
+	Digest    []byte     `bun:"digest"`
+	IP        string     `bun:"ip"`
+	UserAgent string     `bun:"user_agent"`
+	LastUsed  time.Time  `bun:"last_used"`
+	Created   time.Time  `bun:"created"`
+	DeviceID  *uuid.UUID `bun:"device_id,type:uuid"`
 }
 
 func (r *sessionRow) model() *model.Session {
 	return &model.Session{ID: r.ID, UserID: r.UserID, KeyStart: r.KeyStart, Digest: r.Digest, IP: r.IP,
-		UserAgent: r.UserAgent, LastUsed: r.LastUsed.UTC(), Created: r.Created.UTC()}
+		UserAgent: r.UserAgent, LastUsed: r.LastUsed.UTC(), Created: r.Created.UTC(), DeviceID: r.DeviceID}
 }
 
 // sessionWithUser is one row of the authentication query.
@@ -40,7 +41,8 @@ type sessionWithUser struct {
 func (s *Store) CreateSession(ctx context.Context, m *model.Session) (err error) {
 	defer wrap(&err, "db.CreateSession")
 	_, err = s.conn(ctx).NewInsert().Model(&sessionRow{ID: m.ID, UserID: m.UserID, KeyStart: m.KeyStart,
-		Digest: m.Digest, IP: m.IP, UserAgent: m.UserAgent, LastUsed: m.LastUsed, Created: m.Created}).Exec(ctx)
+		Digest: m.Digest, IP: m.IP, UserAgent: m.UserAgent, LastUsed: m.LastUsed, Created: m.Created,
+		DeviceID: m.DeviceID}).Exec(ctx)
 	return translate(err)
 }
 

@@ -119,10 +119,21 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 			gqlErr.Extensions["permission"] = me.Permission
 		}
 	case model.CodeRateLimited:
-		gqlErr.Extensions["retryAfter"] = me.RetryAfterSeconds()
+		// No retryAfter for a refusal no wait ends (too many failed codes).
+		if !me.NoWait {
+			gqlErr.Extensions["retryAfter"] = me.RetryAfterSeconds()
+		}
 	}
 	gqlErr.Extensions["requestId"] = web.RequestIDFrom(ctx)
 	return gqlErr
+}
+
+// deviceFrom returns the device cookie the request presented, or "".
+func deviceFrom(ctx context.Context) string {
+	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Headers != nil {
+		return web.DeviceToken(oc.Headers)
+	}
+	return ""
 }
 
 // clientFrom describes the caller of an unauthenticated mutation.
@@ -142,7 +153,7 @@ func clientFrom(ctx context.Context) model.Client {
 // expected outcomes, so nothing is logged.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := model.AsError(err)
-	if e.Code == model.CodeRateLimited {
+	if e.Code == model.CodeRateLimited && !e.NoWait {
 		w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
 	}
 	web.WriteJSON(w, web.StatusOf(e.Code), map[string]any{"errors": []*gqlerror.Error{presentError(r.Context(), e)}})

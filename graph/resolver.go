@@ -15,6 +15,8 @@ import (
 type Resolver struct {
 	Service *account.Service
 	Cookie  web.SessionCookie
+	// Device writes the device cookie (web.DeviceCookieName).
+	Device web.SessionCookie
 	// Limits holds the per-IP limits the sign-up, sign-in and checkpoint
 	// mutations count against, as their REST routes do (see
 	// limitOperations).

@@ -79,7 +79,8 @@ func (r *mutationResolver) Register(ctx context.Context, input RegisterInput) (*
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginPayload, error) {
-	res, err := r.Service.Login(ctx, clientFrom(ctx), account.LoginInput{User: input.User, Password: input.Password})
+	res, err := r.Service.Login(ctx, clientFrom(ctx), account.LoginInput{User: input.User, Password: input.Password,
+		Device: deviceFrom(ctx)})
 	if err != nil {
 		ue, err := userErrors(err, nil)
 		return &LoginPayload{UserErrors: ue}, err
@@ -89,18 +90,20 @@ func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginP
 		return &LoginPayload{TwoFactorRequired: true, ConfirmationToken: &tok, UserErrors: []*UserError{}}, nil
 	}
 	r.Cookie.Issue(web.ResponseHeaderFrom(ctx), res.SessionToken, r.Service.SessionExpiry(res.Session))
+	r.Device.Issue(web.ResponseHeaderFrom(ctx), res.DeviceToken, time.Now().Add(account.DeviceLifetime))
 	return &LoginPayload{User: res.User, UserErrors: []*UserError{}}, nil
 }
 
 // LoginCheckpoint is the resolver for the loginCheckpoint field.
 func (r *mutationResolver) LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error) {
 	res, err := r.Service.LoginCheckpoint(ctx, clientFrom(ctx), account.CheckpointInput{
-		ConfirmationToken: input.ConfirmationToken, Code: input.Code})
+		ConfirmationToken: input.ConfirmationToken, Code: input.Code, Device: deviceFrom(ctx)})
 	if err != nil {
 		ue, err := userErrors(err, nil)
 		return &LoginCheckpointPayload{UserErrors: ue}, err
 	}
 	r.Cookie.Issue(web.ResponseHeaderFrom(ctx), res.SessionToken, r.Service.SessionExpiry(res.Session))
+	r.Device.Issue(web.ResponseHeaderFrom(ctx), res.DeviceToken, time.Now().Add(account.DeviceLifetime))
 	return &LoginCheckpointPayload{User: res.User, UserErrors: []*UserError{}}, nil
 }
 

@@ -72,6 +72,10 @@ type Error struct {
 	Permission string
 	// RetryAfter tells a CodeRateLimited caller when to try again.
 	RetryAfter time.Duration
+	// NoWait marks a CodeRateLimited refusal that no wait ends (a TOTP
+	// code past the limit of code failures): it is sent without
+	// Retry-After or retryAfter, which would promise a check that fails.
+	NoWait bool
 	// Err is the wrapped cause, never shown to a client.
 	Err error
 }

@@ -17,6 +17,10 @@ type Session struct {
 	UserAgent string
 	LastUsed  time.Time
 	Created   time.Time
+	// DeviceID is the device the session was signed in from (nil for a
+	// sign-up's session): its password confirmations use that device's
+	// budget.
+	DeviceID *uuid.UUID
 }
 
 // LoginToken is the confirmation token a password login hands out when the

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"time"
 
 	"accountd/account"
 	"accountd/model"
@@ -55,7 +56,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	res, err := h.Service.Login(r.Context(), web.Client(r), account.LoginInput{User: req.User, Password: req.Password})
+	res, err := h.Service.Login(r.Context(), web.Client(r), account.LoginInput{User: req.User, Password: req.Password,
+		Device: web.DeviceToken(r.Header)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -65,6 +67,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Cookie.Issue(w.Header(), res.SessionToken, h.Service.SessionExpiry(res.Session))
+	h.Device.Issue(w.Header(), res.DeviceToken, time.Now().Add(account.DeviceLifetime))
 	h.ok(w, r, loginCompleted{Type: "completed", User: h.fullUser(res.User)})
 }
 

@@ -18,19 +18,31 @@ import (
 	"github.com/google/uuid"
 
 	"accountd/app/apptest"
+	"accountd/secret"
 )
 
-// rtfSetConsecutive sets user id's run of consecutive failures, with no
-// block and a fresh window.
-func rtfSetConsecutive(t testing.TB, ts *apptest.Server, id uuid.UUID, n int) {
+// rtfSetCodeFailures sets user id's run of code failures, with no block
+// and a fresh window.
+func rtfSetCodeFailures(t testing.TB, ts *apptest.Server, id uuid.UUID, n int) {
 	t.Helper()
 	apptest.ResetAttempts(t, ts, id)
 	_, err := ts.App.DB.ExecContext(context.Background(),
-		"INSERT INTO attempt_counters (user_id, failures, window_start, consecutive) VALUES (?, 0, ?, ?)",
+		"INSERT INTO attempt_counters (user_id, failures, window_start, consecutive, code_failures) VALUES (?, 0, ?, 0, ?)",
 		id, time.Now().UTC(), n)
 	if err != nil {
-		t.Fatalf("set consecutive failures: %v", err)
+		t.Fatalf("set code failures: %v", err)
 	}
+}
+
+// rtfCodeFailures is user id's stored run of code failures.
+func rtfCodeFailures(t testing.TB, ts *apptest.Server, id uuid.UUID) int {
+	t.Helper()
+	var n int
+	if err := ts.App.DB.NewSelect().Table("attempt_counters").Column("code_failures").
+		Where("user_id = ?", id).Scan(context.Background(), &n); err != nil {
+		t.Fatalf("read code failures: %v", err)
+	}
+	return n
 }
 
 func TestRESTTwoFactorAttemptBudget(t *testing.T) {
@@ -113,17 +125,29 @@ func TestRESTTwoFactorAttemptBudget(t *testing.T) {
 			apptest.ResetAttempts(t, ts, bud.ID)
 		})
 
-		t.Run("after 50 failures in a row codes need the password again", func(t *testing.T) {
+		t.Run("after 100 code failures in a row only a recovery code works", func(t *testing.T) {
 			tok := rtfLoginToken(t, ts, "bud", bud.Password)
-			rtfSetConsecutive(t, ts, bud.ID, 50)
+			rtfSetCodeFailures(t, ts, bud.ID, 100)
 			before := apptest.TwoFactorSnapshot(t, ts, bud.ID)
-			_, res := rtfCheckpoint(t, ts, tok, recovery[2])
-			apptest.WantTooMany(t, res)
+			// The current code: refused before it is even evaluated.
+			code := apptest.CodeAt(t, otp.Secret, secret.TOTPStep(time.Now()))
+			_, res := rtfCheckpoint(t, ts, tok, code)
+			apptest.WantErrors(t, res, http.StatusTooManyRequests, "too many failed codes, use a recovery code")
+			if ra := res.Header.Get("Retry-After"); ra != "" {
+				t.Errorf("Retry-After %q: no wait ends this refusal", ra)
+			}
+			restNoSessionCookie(t, res)
 			apptest.TwoFactorUnchanged(t, ts, bud.ID, before)
-			// A password check that succeeds ends the run.
+			// A password sign-in does not end the run.
 			tok = rtfLoginToken(t, ts, "bud", bud.Password)
-			_, res = rtfCheckpoint(t, ts, tok, recovery[2]) // the refused code was not spent
+			_, res = rtfCheckpoint(t, ts, tok, code)
+			apptest.WantErrors(t, res, http.StatusTooManyRequests, "too many failed codes, use a recovery code")
+			// A recovery code does, and signs in.
+			_, res = rtfCheckpoint(t, ts, tok, recovery[2])
 			rtfWantSignedIn(t, ts, res, bud.ID)
+			if n := rtfCodeFailures(t, ts, bud.ID); n != 0 {
+				t.Errorf("%d code failures after a recovery code, want the run ended", n)
+			}
 		})
 	})
 }

@@ -17,6 +17,8 @@ import (
 type Handler struct {
 	Service *account.Service
 	Cookie  web.SessionCookie
+	// Device writes the device cookie (web.DeviceCookieName).
+	Device web.SessionCookie
 	// Authenticate is the middleware that resolves credentials for the
 	// /api/client routes (web.Authenticator.Middleware).
 	Authenticate func(http.Handler) http.Handler

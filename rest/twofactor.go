@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"time"
 
 	"accountd/account"
 	"accountd/model"
@@ -96,11 +97,13 @@ func (h *Handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	res, err := h.Service.LoginCheckpoint(r.Context(), web.Client(r), account.CheckpointInput(req))
+	res, err := h.Service.LoginCheckpoint(r.Context(), web.Client(r), account.CheckpointInput{
+		ConfirmationToken: req.ConfirmationToken, Code: req.Code, Device: web.DeviceToken(r.Header)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.Cookie.Issue(w.Header(), res.SessionToken, h.Service.SessionExpiry(res.Session))
+	h.Device.Issue(w.Header(), res.DeviceToken, time.Now().Add(account.DeviceLifetime))
 	h.ok(w, r, userBody{User: h.fullUser(res.User)})
 }

@@ -51,6 +51,21 @@ func (c SessionCookie) set(h http.Header, ck *http.Cookie) {
 	h["Set-Cookie"] = append(kept, ck.String())
 }
 
+// DeviceCookieName is the cookie that marks a browser an account signed in
+// from (account/devices.go). Written with SessionCookie's attributes
+// (HttpOnly, SameSite=Lax, Path=/, Secure on https) for a year; never part
+// of a response body.
+const DeviceCookieName = "calagopus_device"
+
+// DeviceToken returns the device cookie a request presented, or "".
+func DeviceToken(h http.Header) string {
+	ck, err := (&http.Request{Header: h}).Cookie(DeviceCookieName)
+	if err != nil {
+		return ""
+	}
+	return ck.Value
+}
+
 type responseHeaderKey struct{}
 
 // WithResponseHeader puts the response's header map in the context, so code

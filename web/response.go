@@ -150,7 +150,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		writeRaw(w, http.StatusInternalServerError, []byte(internalErrorBody))
 		return
 	}
-	if e.Code == model.CodeRateLimited {
+	// A refusal no wait ends (too many failed codes) gets no Retry-After:
+	// the header would promise a check that fails.
+	if e.Code == model.CodeRateLimited && !e.NoWait {
 		w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
 	}
 	WriteJSON(w, status, map[string][]string{"errors": e.Messages()})

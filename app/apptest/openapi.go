@@ -137,6 +137,10 @@ func (c *OpenAPIChecker) CheckRequest(req *http.Request, body []byte, cookieName
 	return ex
 }
 
+// noWaitRefusal is the one 429 sent without Retry-After (account's
+// errCodesLocked).
+const noWaitRefusal = "too many failed codes, use a recovery code"
+
 // CheckResponse validates the answer and returns what is wrong with it.
 func (ex *OpenAPIExchange) CheckResponse(status int, header http.Header, body []byte) []string {
 	var problems []string
@@ -172,6 +176,12 @@ func (ex *OpenAPIExchange) CheckResponse(status int, header http.Header, body []
 		}
 	} else {
 		problems = append(problems, ex.validate(ex.input, status, header, body)...)
+	}
+	// The document cannot tie a header to a message: Retry-After is
+	// optional there for the one 429 no wait ends, and required here for
+	// every other.
+	if status == http.StatusTooManyRequests && header.Get("Retry-After") == "" && !bytes.Contains(body, []byte(noWaitRefusal)) {
+		problems = append(problems, "429 without Retry-After")
 	}
 	if ex.requestErr != nil && (status < 400 || status >= 500) {
 		problems = append(problems, fmt.Sprintf("the document refuses this request, yet the server answered %d; the request: %v", status, ex.requestErr))
