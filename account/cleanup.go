@@ -10,6 +10,12 @@ import (
 // ended ones go, on both engines.
 const rateLimitRetention = 24 * time.Hour
 
+// staleAttemptAge is how long the budget of an unknown sign-in identifier
+// outlives its last use or block: twice the longest block, so a guesser
+// who pauses does not find a fresh budget sooner than a real account would
+// give one.
+const staleAttemptAge = 2 * maxBlock
+
 // CleanupResult counts what one clean-up pass deleted.
 type CleanupResult struct {
 	APIKeys     int
@@ -17,13 +23,16 @@ type CleanupResult struct {
 	Sessions    int
 	Activities  int
 	RateLimits  int
+	// LoginAttempts counts the budgets of unknown sign-in identifiers.
+	LoginAttempts int
 }
 
 // Cleanup deletes what has expired: API keys past their expiry and
 // sessions idle past SESSION_DURATION (both already invisible and refused,
 // so only storage is reclaimed), two-factor confirmation tokens, activity
-// older than ACTIVITY_RETENTION and counter windows that ended a day ago,
-// so no table grows without bound. Each statement deletes a bounded batch,
+// older than ACTIVITY_RETENTION, counter windows that ended a day ago and
+// budgets of unknown sign-in identifiers unused for two days, so no table
+// grows without bound. Each statement deletes a bounded batch,
 // so a large backlog never holds locks for long; a pass repeats batches
 // until one comes back short.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
@@ -45,6 +54,9 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		}},
 		{&res.RateLimits, func(ctx context.Context, now time.Time, limit int) (int, error) {
 			return s.throttle.DeleteRateLimitsBefore(ctx, now.Add(-rateLimitRetention), limit)
+		}},
+		{&res.LoginAttempts, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.attempts.DeleteStaleLoginAttempts(ctx, now.Add(-staleAttemptAge), limit)
 		}},
 	} {
 		for {

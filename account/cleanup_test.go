@@ -422,3 +422,44 @@ func TestCleanupRateLimitWindows(t *testing.T) {
 		}
 	})
 }
+
+// The budgets of sign-in identifiers that name no account are deleted two
+// days after their last use or block, so cycling names grows nothing for
+// long; a budget still in use or still blocking is kept.
+func TestCleanupUnknownLoginBudgets(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, defaultConfig())
+		fail := func(login string) {
+			t.Helper()
+			_, err := e.svc.Login(e.ctx, model.Client{IP: clientIP, UserAgent: clientUA}, account.LoginInput{User: login, Password: "wrong password"})
+			if c := model.ErrorCode(err); c != model.CodeInvalidCredentials && c != model.CodeRateLimited {
+				t.Fatalf("login %s: %v", login, err)
+			}
+		}
+		countRows := func() int {
+			t.Helper()
+			n, err := e.d.NewSelect().Table("login_attempt_counters").Count(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		}
+		fail("ghost-once")
+		for range 7 { // a spent budget: blocked, the block doubling
+			fail("ghost-blocked")
+		}
+		e.clock.Advance(47 * time.Hour)
+		fail("ghost-recent")
+		if res := saCleanup(t, e); res != (account.CleanupResult{}) {
+			t.Fatalf("cleanup after 47 h = %+v, want nothing yet", res)
+		}
+		e.clock.Advance(2 * time.Hour)
+		if res := saCleanup(t, e); res != (account.CleanupResult{LoginAttempts: 2}) {
+			t.Fatalf("cleanup after 49 h = %+v, want the two stale budgets", res)
+		}
+		if n := countRows(); n != 1 {
+			t.Errorf("%d budgets left, want the recent one", n)
+		}
+	})
+}

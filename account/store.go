@@ -209,6 +209,10 @@ type AttemptStore interface {
 	TouchDevice(ctx context.Context, id uuid.UUID, now time.Time) error
 	// SaveAttempts writes back a counter of any kind.
 	SaveAttempts(ctx context.Context, c *model.AttemptCounter) error
+	// DeleteStaleLoginAttempts deletes at most limit counters of unknown
+	// sign-in identifiers that have been neither used nor blocked since
+	// the given time, and returns how many.
+	DeleteStaleLoginAttempts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // ThrottleStore keeps fixed-window counters by key in the database, so

@@ -25,6 +25,6 @@ func (a *App) RunCleanup(ctx context.Context) {
 			continue
 		}
 		a.Logger.DebugContext(ctx, "clean-up done", "api_keys", res.APIKeys, "login_tokens", res.LoginTokens,
-			"sessions", res.Sessions, "activities", res.Activities, "rate_limits", res.RateLimits)
+			"sessions", res.Sessions, "activities", res.Activities, "rate_limits", res.RateLimits, "login_attempts", res.LoginAttempts)
 	}
 }

@@ -118,3 +118,20 @@ func (s *Store) SaveAttempts(ctx context.Context, c *model.AttemptCounter) (err 
 		Consecutive: c.Consecutive, CodeFailures: c.CodeFailures, BlockedUntil: c.BlockedUntil}).WherePK().Exec(ctx)
 	return err
 }
+
+// DeleteStaleLoginAttempts deletes at most limit counters of sign-in
+// identifiers that name no account whose window started, and whose block
+// ended, before the given time, and returns how many: names cycled by a
+// guesser must not make the table grow for ever.
+func (s *Store) DeleteStaleLoginAttempts(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	defer wrap(&err, "db.DeleteStaleLoginAttempts")
+	const stale = "lac.window_start < ? AND (lac.blocked_until IS NULL OR lac.blocked_until < ?)"
+	var subjects []string
+	err = s.conn(ctx).NewSelect().Model((*loginAttemptRow)(nil)).Column("lac.subject").
+		Where(stale, before, before).Limit(int64(limit)).Scan(ctx, &subjects)
+	if err != nil || len(subjects) == 0 {
+		return 0, err
+	}
+	return rowCount(s.conn(ctx).NewDelete().Model((*loginAttemptRow)(nil)).
+		Where("lac.subject IN (?)", bun.In(subjects)).Where(stale, before, before).Exec(ctx))
+}

@@ -113,6 +113,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"DeleteExpiredLoginTokens": func(ctx context.Context) error { _, err := s.DeleteExpiredLoginTokens(ctx, now, 10); return err },
 			"LockAttempts":             func(ctx context.Context) error { _, err := s.LockAttempts(ctx, id, now); return err },
 			"SaveAttempts":             func(ctx context.Context) error { return s.SaveAttempts(ctx, &model.AttemptCounter{UserID: id}) },
+			"DeleteStaleLoginAttempts": func(ctx context.Context) error { _, err := s.DeleteStaleLoginAttempts(ctx, now, 10); return err },
 			"LockDeviceAttempts":       func(ctx context.Context) error { _, err := s.LockDeviceAttempts(ctx, id, now); return err },
 			"CreateDevice":             func(ctx context.Context) error { return s.CreateDevice(ctx, &model.Device{ID: id, UserID: id}) },
 			"DeviceByDigest":           func(ctx context.Context) error { _, err := s.DeviceByDigest(ctx, []byte("d")); return err },
