@@ -43,6 +43,8 @@ type SessionRow struct {
 	UserAgent string    `bun:"user_agent"`
 	LastUsed  time.Time `bun:"last_used"`
 	Created   time.Time `bun:"created"`
+	// DeviceID is the device the session was signed in from, if any.
+	DeviceID *uuid.UUID `bun:"device_id,type:uuid"`
 }
 
 // ActivityRow is a row of activities.
