@@ -79,32 +79,6 @@ func prefixStrings(ps []netip.Prefix) []string {
 // liveKey is the condition of a key that has not expired at now.
 const liveKey = "(k.expires IS NULL OR k.expires > ?)"
 
-// apiKeyWithUser is one row of the authentication query.
-type apiKeyWithUser struct {
-	apiKeyRow `bun:",extend"`
-	User      *userRow `bun:"rel:belongs-to,join:user_id=id"`
-}
-
-// APIKeyByKeyStart returns the key with the given lookup prefix and its
-// user, in one indexed query, or nil, nil, nil. Expired keys are returned
-// too.
-func (s *Store) APIKeyByKeyStart(ctx context.Context, keyStart string) (_ *model.APIKey, _ *model.User, err error) {
-	defer wrap(&err, "db.APIKeyByKeyStart")
-	var r apiKeyWithUser
-	err = s.conn(ctx).NewSelect().Model(&r).Relation("User").Where("k.key_start = ?", keyStart).Scan(ctx)
-	if noRows(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	k, err := r.apiKeyRow.model()
-	if err != nil {
-		return nil, nil, err
-	}
-	return k, r.User.model(), nil
-}
-
 // TouchAPIKey records a use of the key at most once per interval (see
 // TouchSession); an unknown key changes nothing and is no error.
 func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID, now, since time.Time) (err error) {

@@ -17,11 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // Dialect names the engine behind a DB.
@@ -38,6 +39,18 @@ type DB struct {
 	*bun.DB
 	Dialect Dialect
 	counts  *queryCounts
+	// pool is PostgreSQL's connection pool, shared by bun (through
+	// database/sql) and the hand-written hot path, which uses it directly.
+	pool *pgxpool.Pool
+}
+
+// Close closes the database and, on PostgreSQL, its pool.
+func (d *DB) Close() error {
+	err := d.DB.Close()
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	return err
 }
 
 // Queries returns how many SQL statements this DB has run: benchmarks
@@ -57,17 +70,26 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb   *sql.DB
 		dialect Dialect
 		bdb     *bun.DB
+		pool    *pgxpool.Pool
 	)
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		var err error
-		sqldb, err = sql.Open("pgx", rawURL)
+		cfg, err := pgxpool.ParseConfig(rawURL)
+		if err != nil {
+			// pgx's message quotes the URL, password included: name the step only.
+			return nil, fmt.Errorf("open postgres: DATABASE_URL is not a usable PostgreSQL URL")
+		}
+		cfg.MaxConns = 25
+		cfg.MaxConnIdleTime = 5 * time.Minute
+		pool, err = pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		sqldb.SetMaxOpenConns(25)
-		sqldb.SetMaxIdleConns(25)
-		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		// database/sql borrows the pool's connections and gives each back
+		// after use, so the pool alone decides how many there are.
+		sqldb = sql.OpenDB(bindConnector{inner: stdlib.GetPoolConnector(pool), postgres: true})
+		sqldb.SetMaxIdleConns(0)
+		sqldb.SetMaxOpenConns(int(cfg.MaxConns))
 		dialect = Postgres
 		bdb = bun.NewDB(sqldb, pgdialect.New())
 	default:
@@ -75,10 +97,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		sqldb, err = sql.Open("sqlite", dsn)
+		connector, err := sqlite.NewConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
+		sqldb = sql.OpenDB(bindConnector{inner: connector})
 		// Readers run in parallel under WAL; writers queue on the busy
 		// timeout. A modest pool keeps that queue short.
 		sqldb.SetMaxOpenConns(8)
@@ -86,12 +109,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		dialect = SQLite
 		bdb = bun.NewDB(sqldb, sqlitedialect.New())
 	}
-	d := &DB{DB: bdb, Dialect: dialect, counts: &queryCounts{}}
+	d := &DB{DB: bdb, Dialect: dialect, counts: &queryCounts{}, pool: pool}
 	bdb.AddQueryHook(countHook{d.counts})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pingCtx); err != nil {
-		sqldb.Close()
+		d.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
 	return d, nil

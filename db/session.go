@@ -30,12 +30,6 @@ func (r *sessionRow) model() *model.Session {
 		UserAgent: r.UserAgent, LastUsed: r.LastUsed.UTC(), Created: r.Created.UTC(), DeviceID: r.DeviceID}
 }
 
-// sessionWithUser is one row of the authentication query.
-type sessionWithUser struct {
-	sessionRow `bun:",extend"`
-	User       *userRow `bun:"rel:belongs-to,join:user_id=id"`
-}
-
 // CreateSession stores a new session. A taken lookup prefix is a
 // *model.DuplicateError ("key_start").
 func (s *Store) CreateSession(ctx context.Context, m *model.Session) (err error) {
@@ -44,22 +38,6 @@ func (s *Store) CreateSession(ctx context.Context, m *model.Session) (err error)
 		Digest: m.Digest, IP: m.IP, UserAgent: m.UserAgent, LastUsed: m.LastUsed, Created: m.Created,
 		DeviceID: m.DeviceID}).Exec(ctx)
 	return translate(err)
-}
-
-// SessionByKeyStart returns the session with the given lookup prefix and
-// its user, in one indexed query (the per-request authentication cost), or
-// nil, nil, nil. Idle sessions are returned too.
-func (s *Store) SessionByKeyStart(ctx context.Context, keyStart string) (_ *model.Session, _ *model.User, err error) {
-	defer wrap(&err, "db.SessionByKeyStart")
-	var r sessionWithUser
-	err = s.conn(ctx).NewSelect().Model(&r).Relation("User").Where("s.key_start = ?", keyStart).Scan(ctx)
-	if noRows(err) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return r.sessionRow.model(), r.User.model(), nil
 }
 
 // SessionByID returns one of userID's sessions, or nil, nil when it does

@@ -22,10 +22,12 @@ import (
 type Store struct {
 	db      *bun.DB
 	dialect Dialect
+	// open is the DB itself, for the hand-written authentication read.
+	open *DB
 }
 
 // NewStore returns a Store on d.
-func NewStore(d *DB) *Store { return &Store{db: d.DB, dialect: d.Dialect} }
+func NewStore(d *DB) *Store { return &Store{db: d.DB, dialect: d.Dialect, open: d} }
 
 type txKey struct{}
 
