@@ -201,12 +201,13 @@ func (a *App) routes() http.Handler {
 }
 
 // rateLimiter builds the per-IP limiter: on PostgreSQL its counters live
-// in the database, so every server shares one budget per client; on
-// SQLite, which runs one server, in this process.
+// in the database, so every server shares one budget per client (reserved
+// in leases, see web.LeasedCounter); on SQLite, which runs one server, in
+// this process.
 func (a *App) rateLimiter() *web.RateLimiter {
 	l := &web.RateLimiter{Rules: a.Config.RateLimits, Off: !a.Config.RateLimit, Logger: a.Logger}
 	if a.DB.Dialect == db.Postgres {
-		l.Counter = a.Store
+		l.Counter = &web.LeasedCounter{Shared: a.Store}
 	} else {
 		l.Counter = &web.MemoryCounter{}
 	}

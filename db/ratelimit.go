@@ -8,22 +8,28 @@ import (
 )
 
 // Hit counts one request of key in a fixed window of rate_limits that starts with the
-// window's first hit: one atomic upsert, so every server on the database
-// shares the count and concurrent hits can neither be lost nor let one
-// request too many through. It returns the window's start and its hits,
-// this one included.
-func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (_ time.Time, _ int, err error) {
-	defer wrap(&err, "db.Hit")
+// window's first hit (see AddHits).
+func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error) {
+	return s.AddHits(ctx, key, now, window, 1)
+}
+
+// AddHits counts n requests of key in a fixed window of rate_limits that
+// starts with the window's first hit: one atomic upsert, so every server on
+// the database shares the count and concurrent hits can neither be lost nor
+// let one request too many through. It returns the window's start and its
+// hits, these n included.
+func (s *Store) AddHits(ctx context.Context, key string, now time.Time, window time.Duration, n int) (_ time.Time, _ int, err error) {
+	defer wrap(&err, "db.AddHits")
 	var row struct {
 		WindowStart time.Time `bun:"window_start"`
 		Hits        int       `bun:"hits"`
 	}
 	expired := now.Add(-window)
-	err = s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, 1)
+	err = s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			window_start = CASE WHEN r.window_start <= ? THEN excluded.window_start ELSE r.window_start END,
-			hits = CASE WHEN r.window_start <= ? THEN 1 ELSE r.hits + 1 END
-		RETURNING window_start, hits`, key, now, expired, expired).Scan(ctx, &row)
+			hits = CASE WHEN r.window_start <= ? THEN excluded.hits ELSE r.hits + excluded.hits END
+		RETURNING window_start, hits`, key, now, n, expired, expired).Scan(ctx, &row)
 	if err != nil {
 		return time.Time{}, 0, err
 	}

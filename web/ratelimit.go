@@ -36,13 +36,13 @@ func ParseRateRule(s string) (RateRule, error) {
 	return RateRule{Limit: limit, Window: window}, nil
 }
 
-// RateCounter counts hits of a key in fixed windows: Hit records one and
-// returns the start of the key's current window (a window starts with its
-// first hit and lasts window) and the hits in it, this one included. The
-// PostgreSQL store implements it with one atomic upsert, so every server
-// on the database shares the count; MemoryCounter keeps it in-process.
+// RateCounter counts hits of a key in fixed windows of rule.Window: Hit
+// records one and returns the start of the key's current window (a window
+// starts with its first hit) and the hits in it, this one included.
+// LeasedCounter shares the count between the servers of one database;
+// MemoryCounter keeps it in-process.
 type RateCounter interface {
-	Hit(ctx context.Context, key string, now time.Time, window time.Duration) (start time.Time, hits int, err error)
+	Hit(ctx context.Context, key string, now time.Time, rule RateRule) (start time.Time, hits int, err error)
 }
 
 // RateLimiter enforces the per-IP limits of REST.md §2 by rule name
@@ -84,7 +84,7 @@ func (l *RateLimiter) Check(ctx context.Context, name string) *RateDecision {
 	if l.Now != nil {
 		now = l.Now()
 	}
-	start, hits, err := l.Counter.Hit(ctx, name+"|"+rateKey(ClientIPFrom(ctx)), now.UTC(), rule.Window)
+	start, hits, err := l.Counter.Hit(ctx, name+"|"+rateKey(ClientIPFrom(ctx)), now.UTC(), rule)
 	if err != nil {
 		if l.Logger != nil {
 			l.Logger.WarnContext(ctx, "rate limit counter failed; request let through", "rule", name, "error", err)

@@ -22,7 +22,7 @@ type memoryWindow struct {
 }
 
 // Hit implements RateCounter.
-func (m *MemoryCounter) Hit(_ context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error) {
+func (m *MemoryCounter) Hit(_ context.Context, key string, now time.Time, rule RateRule) (time.Time, int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.windows == nil {
@@ -34,7 +34,7 @@ func (m *MemoryCounter) Hit(_ context.Context, key string, now time.Time, window
 		if len(m.windows) >= m.sweepAt {
 			m.sweep(now)
 		}
-		w = &memoryWindow{start: now, ends: now.Add(window)}
+		w = &memoryWindow{start: now, ends: now.Add(rule.Window)}
 		m.windows[key] = w
 	}
 	w.hits++

@@ -85,11 +85,11 @@ func TestMemoryCounterConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Hit(context.Background(), "k", now, time.Minute) //nolint:errcheck // never fails
+			c.Hit(context.Background(), "k", now, RateRule{Limit: 100, Window: time.Minute}) //nolint:errcheck // never fails
 		}()
 	}
 	wg.Wait()
-	if _, hits, _ := c.Hit(context.Background(), "k", now, time.Minute); hits != 51 {
+	if _, hits, _ := c.Hit(context.Background(), "k", now, RateRule{Limit: 100, Window: time.Minute}); hits != 51 {
 		t.Errorf("hits = %d, want 51", hits)
 	}
 }
@@ -99,10 +99,10 @@ func TestMemoryCounterSweeps(t *testing.T) {
 	c := &MemoryCounter{}
 	t0 := time.Now()
 	for i := range 2000 {
-		c.Hit(context.Background(), netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), t0, time.Second) //nolint:errcheck
+		c.Hit(context.Background(), netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), t0, RateRule{Limit: 100, Window: time.Second}) //nolint:errcheck
 	}
 	for i := range 100 {
-		c.Hit(context.Background(), "late"+netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), t0.Add(time.Hour), time.Second) //nolint:errcheck
+		c.Hit(context.Background(), "late"+netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String(), t0.Add(time.Hour), RateRule{Limit: 100, Window: time.Second}) //nolint:errcheck
 	}
 	if n := len(c.windows); n > 200 {
 		t.Errorf("%d windows kept after 2000 ended", n)
