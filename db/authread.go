@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
-
 	"accountd/model"
 )
 
@@ -92,14 +90,26 @@ func (s *Store) APIKeyByKeyStart(ctx context.Context, keyStart string) (_ *model
 // row. A transaction in ctx is not used: authentication never runs in one.
 func (s *Store) authRead(ctx context.Context, query, keyStart string, dst []any) (bool, error) {
 	s.open.counts.all.Add(1)
-	var err error
-	if s.open.pool != nil {
-		err = s.open.pool.QueryRow(ctx, query, keyStart).Scan(dst...)
-	} else {
-		err = s.db.DB.QueryRowContext(ctx, query, keyStart).Scan(dst...)
+	if s.open.pool == nil {
+		err := s.db.DB.QueryRowContext(ctx, query, keyStart).Scan(dst...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
 	}
-	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+	rows, err := s.open.pool.Query(ctx, query, keyStart)
+	if err != nil {
+		return false, err
 	}
-	return err == nil, err
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	if !decodeAuthRow(rows.FieldDescriptions(), rows.RawValues(), dst) {
+		if err := rows.Scan(dst...); err != nil {
+			return false, err
+		}
+	}
+	rows.Close()
+	return true, rows.Err()
 }

@@ -151,6 +151,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"CountActivities":        func(ctx context.Context) error { _, err := s.CountActivities(ctx, id, ""); return err },
 			"DeleteActivitiesBefore": func(ctx context.Context) error { _, err := s.DeleteActivitiesBefore(ctx, now, 10); return err },
 			"Hit":                    func(ctx context.Context) error { _, _, err := s.Hit(ctx, "k", now, time.Minute); return err },
+			"AddHits":                func(ctx context.Context) error { _, _, err := s.AddHits(ctx, "k", now, time.Minute, 3); return err },
 			"CountHits":              func(ctx context.Context) error { _, _, err := s.CountHits(ctx, "k", now, time.Minute); return err },
 			"DeleteRateLimitsBefore": func(ctx context.Context) error { _, err := s.DeleteRateLimitsBefore(ctx, now, 10); return err },
 		}

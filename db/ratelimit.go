@@ -9,8 +9,9 @@ import (
 
 // Hit counts one request of key in a fixed window of rate_limits that starts with the
 // window's first hit (see AddHits).
-func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (time.Time, int, error) {
-	return s.AddHits(ctx, key, now, window, 1)
+func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.Duration) (_ time.Time, _ int, err error) {
+	defer wrap(&err, "db.Hit")
+	return s.addHits(ctx, key, now, window, 1)
 }
 
 // AddHits counts n requests of key in a fixed window of rate_limits that
@@ -20,12 +21,16 @@ func (s *Store) Hit(ctx context.Context, key string, now time.Time, window time.
 // hits, these n included.
 func (s *Store) AddHits(ctx context.Context, key string, now time.Time, window time.Duration, n int) (_ time.Time, _ int, err error) {
 	defer wrap(&err, "db.AddHits")
+	return s.addHits(ctx, key, now, window, n)
+}
+
+func (s *Store) addHits(ctx context.Context, key string, now time.Time, window time.Duration, n int) (time.Time, int, error) {
 	var row struct {
 		WindowStart time.Time `bun:"window_start"`
 		Hits        int       `bun:"hits"`
 	}
 	expired := now.Add(-window)
-	err = s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, ?)
+	err := s.conn(ctx).NewRaw(`INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			window_start = CASE WHEN r.window_start <= ? THEN excluded.window_start ELSE r.window_start END,
 			hits = CASE WHEN r.window_start <= ? THEN excluded.hits ELSE r.hits + excluded.hits END
