@@ -62,17 +62,13 @@ func (s *Service) authenticateSession(ctx context.Context, c Credentials) (*Auth
 	if len(tok) != sessionTokenLen || !secret.IsAlphanumeric(tok) {
 		return nil, model.Errorf(model.CodeUnauthenticated, "invalid authorization cookie")
 	}
-	invalid := model.Errorf(model.CodeUnauthenticated, "invalid session")
 	sess, user, err := s.sessions.SessionByKeyStart(ctx, tok[:keyStartLen])
 	if err != nil {
 		return nil, model.Internal(err)
 	}
-	if sess == nil || !secret.DigestEqual(sess.Digest, secret.Digest(tok)) {
-		return nil, invalid
-	}
 	now := s.now()
-	if now.Sub(sess.LastUsed) > s.cfg.SessionDuration {
-		return nil, invalid
+	if sess == nil || !secret.DigestEqual(sess.Digest, secret.Digest(tok)) || now.Sub(sess.LastUsed) > s.cfg.SessionDuration {
+		return nil, model.Errorf(model.CodeUnauthenticated, "invalid session")
 	}
 	auth := &Authentication{Actor: &model.Actor{User: user, Session: sess, IP: c.IP, UserAgent: c.UserAgent}}
 	if now.Sub(sess.LastUsed) >= touchInterval {
@@ -93,17 +89,13 @@ func (s *Service) authenticateKey(ctx context.Context, c Credentials) (*Authenti
 	if !ok || !strings.EqualFold(scheme, "Bearer") || !validAPIKeyFormat(key) {
 		return nil, model.Errorf(model.CodeUnauthenticated, "invalid authorization header")
 	}
-	invalid := model.Errorf(model.CodeUnauthenticated, "invalid api key")
 	k, user, err := s.apiKeys.APIKeyByKeyStart(ctx, key[:keyStartLen])
 	if err != nil {
 		return nil, model.Internal(err)
 	}
-	if k == nil || !secret.DigestEqual(k.Digest, secret.Digest(key)) {
-		return nil, invalid
-	}
 	now := s.now()
-	if k.Expires != nil && !now.Before(*k.Expires) {
-		return nil, invalid
+	if k == nil || !secret.DigestEqual(k.Digest, secret.Digest(key)) || (k.Expires != nil && !now.Before(*k.Expires)) {
+		return nil, model.Errorf(model.CodeUnauthenticated, "invalid api key")
 	}
 	if !k.AllowsIP(c.IP) {
 		return nil, model.Errorf(model.CodeForbidden, "ip address not allowed for this api key")

@@ -1,17 +1,10 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
 )
-
-// matched carries the route template from RecordRoute, deep in the
-// handler chain, back out to Middleware.
-type matched struct{ pattern string }
-
-type matchedKey struct{}
 
 // Middleware counts and times every request by route template, method and
 // status. Put it outside anything that answers on its own (Recover's 500,
@@ -20,7 +13,6 @@ type matchedKey struct{}
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		route := &matched{}
 		rec := &recorder{ResponseWriter: w}
 		returned := false
 		defer func() {
@@ -29,17 +21,19 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 				status = http.StatusOK // what net/http sends for an empty response
 			}
 			// A status of 0 is a handler that panicked before answering.
-			label, method := routeLabel(route.pattern), methodLabel(r.Method)
+			label, method := routeLabel(rec.pattern), methodLabel(r.Method)
 			m.httpRequests.WithLabelValues(label, method, strconv.Itoa(status)).Inc()
 			m.httpDuration.WithLabelValues(label, method).Observe(time.Since(start).Seconds())
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), matchedKey{}, route)))
+		next.ServeHTTP(rec, r)
 		returned = true
 	})
 }
 
 // RecordRoute wraps a ServeMux and reports the pattern it matched to
-// Middleware. ServeMux sets Request.Pattern on the request it was given,
+// Middleware, through the response writer: the writer RecordRoute is given
+// is Middleware's recorder or wraps it (Unwrap leads there), so the route
+// travels back without a context of its own. ServeMux sets Request.Pattern on the request it was given,
 // and a ServeMux nested behind it (the REST routes behind "/api/") sets it
 // again on that same request, so after the call the request holds the
 // innermost template — never the raw path, which may hold uuids and key
@@ -47,8 +41,8 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 func RecordRoute(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if route, ok := r.Context().Value(matchedKey{}).(*matched); ok {
-				route.pattern = r.Pattern
+			if rec := recorderOf(w); rec != nil {
+				rec.pattern = r.Pattern
 			}
 		}()
 		mux.ServeHTTP(w, r)
@@ -59,7 +53,23 @@ func RecordRoute(mux http.Handler) http.Handler {
 // that streaming and http.ResponseController still reach the real writer.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	pattern string // the route template RecordRoute saw match
+}
+
+// recorderOf finds Middleware's recorder in w's chain of wrappers.
+func recorderOf(w http.ResponseWriter) *recorder {
+	for w != nil {
+		if rec, ok := w.(*recorder); ok {
+			return rec
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+	return nil
 }
 
 // WriteHeader records the final status; informational 1xx headers (other

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -25,9 +24,12 @@ func AccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := wrapWriter(w)
 		returned := false
-		level := slog.LevelInfo
-		r = r.WithContext(context.WithValue(r.Context(), logLevelKey{}, &level))
+		r, st := withState(r)
 		defer func() {
+			level := st.level
+			if !logger.Enabled(r.Context(), level) {
+				return
+			}
 			status := sw.status
 			if status == 0 && returned {
 				status = http.StatusOK // what net/http sends for an empty response
@@ -60,15 +62,13 @@ func truncate(s string, n int) string {
 	return s
 }
 
-type logLevelKey struct{}
-
 // Quiet logs the requests next serves at Debug instead of Info: a
 // monitoring system polling an endpoint every few seconds would otherwise
 // drown the access log.
 func Quiet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if level, ok := r.Context().Value(logLevelKey{}).(*slog.Level); ok {
-			*level = slog.LevelDebug
+		if st := stateFrom(r.Context()); st != nil {
+			st.level = slog.LevelDebug
 		}
 		next.ServeHTTP(w, r)
 	})

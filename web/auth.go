@@ -32,7 +32,9 @@ type authResult struct {
 // header map to the handlers behind it (see WithResponseHeader).
 func (a Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := WithResponseHeader(r.Context(), w.Header())
+		r, st := withState(r)
+		ctx := r.Context()
+		st.header = w.Header()
 		creds := account.Credentials{IP: ClientIPFrom(ctx), UserAgent: r.UserAgent()}
 		if v := r.Header.Values("Authorization"); len(v) > 0 {
 			creds.HasAuthorization, creds.Authorization = true, v[0]
@@ -52,7 +54,8 @@ func (a Authenticator) Middleware(next http.Handler) http.Handler {
 				a.Cookie.Issue(w.Header(), creds.Cookie, auth.Expires)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, authKey{}, res)))
+		st.auth, st.authed = res, true
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -60,7 +63,11 @@ func (a Authenticator) Middleware(next http.Handler) http.Handler {
 func ActorFrom(ctx context.Context) (*model.Actor, error) {
 	res, ok := ctx.Value(authKey{}).(authResult)
 	if !ok {
-		return nil, model.Errorf(model.CodeUnauthenticated, "missing authorization")
+		st := stateFrom(ctx)
+		if st == nil || !st.authed {
+			return nil, model.Errorf(model.CodeUnauthenticated, "missing authorization")
+		}
+		res = st.auth
 	}
 	return res.actor, res.err
 }

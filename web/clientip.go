@@ -73,7 +73,9 @@ type ClientIP struct {
 // it is computed once and every layer sees the same address.
 func (c ClientIP) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithClientIP(r.Context(), c.Resolve(r))))
+		r, st := withState(r)
+		st.ip = c.Resolve(r)
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -127,6 +129,9 @@ func (c ClientIP) trusted(addr netip.Addr) bool {
 func ClientIPFrom(ctx context.Context) netip.Addr {
 	if addr, ok := ctx.Value(clientIPKey{}).(netip.Addr); ok && addr.IsValid() {
 		return addr
+	}
+	if st := stateFrom(ctx); st != nil && st.ip.IsValid() {
+		return st.ip
 	}
 	return netip.IPv4Unspecified()
 }

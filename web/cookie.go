@@ -80,5 +80,8 @@ func ResponseHeaderFrom(ctx context.Context) http.Header {
 	if h, ok := ctx.Value(responseHeaderKey{}).(http.Header); ok {
 		return h
 	}
+	if st := stateFrom(ctx); st != nil && st.header != nil {
+		return st.header
+	}
 	return http.Header{}
 }

@@ -29,15 +29,22 @@ func RequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(requestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		r, st := withState(r)
+		st.id = id
+		next.ServeHTTP(w, r)
 	})
 }
 
 // RequestIDFrom returns the request id stored in ctx, or "" when there is
 // none, so callers can log it without checking first.
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // WithRequestID returns a context carrying id, for tests and for work that
