@@ -43,11 +43,12 @@ var explainSeed = []string{
 	        (ARRAY['account:update', 'auth:success', 'api-key:create', 'session:delete', 'account:password-changed'])[1 + (i / 5) %% 5],
 	        '203.0.113.7', '{}', now() - make_interval(secs => i)
 	 FROM generate_series(1, %d) AS i`, explainActivities),
-	fmt.Sprintf(`INSERT INTO sessions (id, user_id, key_start, digest, ip, user_agent, last_used, created)
+	fmt.Sprintf(`INSERT INTO sessions (id, user_id, key_start, digest, ip, user_agent, last_used, created, last_used_hour)
 	 SELECT md5('s' || i)::uuid,
 	        CASE WHEN i %% 5 = 0 THEN md5('u0')::uuid ELSE md5('u' || (1 + i %% 1000))::uuid END,
 	        substr(md5('k' || i), 1, 16), decode(md5('d' || i), 'hex'), '203.0.113.7',
-	        'Mozilla/5.0 agent ' || (i %% 50), now() - make_interval(secs => i), now() - make_interval(secs => 2 * i)
+	        'Mozilla/5.0 agent ' || (i %% 50), now() - make_interval(secs => i), now() - make_interval(secs => 2 * i),
+	        date_trunc('hour', now() - make_interval(secs => i), 'UTC')
 	 FROM generate_series(1, %d) AS i`, explainSessions),
 	fmt.Sprintf(`INSERT INTO api_keys (id, user_id, name, key_start, digest, created)
 	 SELECT md5('k' || i)::uuid,

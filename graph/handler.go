@@ -80,7 +80,7 @@ func NewHandler(r *Resolver, opts Options) http.Handler {
 	srv.Use(&complexityLimit{max: opts.ComplexityLimit})
 	srv.Use(depthLimit{max: opts.DepthLimit})
 	srv.Use(checkingFieldLimit{r})
-	limitOperations(srv, r.Limits)
+	aroundMutationFields(srv, r.Limits)
 	srv.SetParserTokenLimit(opts.TokenLimit)
 	srv.SetDisableSuggestion(!opts.Suggestions)
 	srv.SetValidationRulesFn(withDocumentSize(validationRules(opts.Suggestions)))

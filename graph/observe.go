@@ -37,17 +37,10 @@ type operationStateKey struct{}
 // observeOperations reports every operation that reaches the executor —
 // including documents that fail to parse or validate — to observe, with
 // the operation name as the client gave it ("" for none), its type
-// ("" when the document did not parse) and its outcome.
+// ("" when the document did not parse) and its outcome. Which mutations
+// answered with userErrors, aroundMutationFields notes in the state it
+// puts in the context.
 func observeOperations(srv *handler.Server, observe func(name, kind, outcome string)) {
-	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
-		res, err := next(ctx)
-		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" && hasUserErrors(res) {
-			if st, ok := ctx.Value(operationStateKey{}).(*operationState); ok {
-				st.userErrors.Store(true)
-			}
-		}
-		return res, err
-	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		st := &operationState{}
 		resp := next(context.WithValue(ctx, operationStateKey{}, st))

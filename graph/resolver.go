@@ -19,6 +19,6 @@ type Resolver struct {
 	Device web.SessionCookie
 	// Limits holds the per-IP limits the sign-up, sign-in and checkpoint
 	// mutations count against, as their REST routes do (see
-	// limitOperations).
+	// aroundMutationFields).
 	Limits *web.RateLimiter
 }

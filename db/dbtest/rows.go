@@ -1,6 +1,7 @@
 package dbtest
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +46,19 @@ type SessionRow struct {
 	Created   time.Time `bun:"created"`
 	// DeviceID is the device the session was signed in from, if any.
 	DeviceID *uuid.UUID `bun:"device_id,type:uuid"`
+	// LastUsedHour is set from LastUsed on insert, as the store does.
+	LastUsedHour time.Time `bun:"last_used_hour"`
+}
+
+var _ bun.BeforeAppendModelHook = (*SessionRow)(nil)
+
+// BeforeAppendModel keeps the clean-up's index column in step with
+// LastUsed for rows a test inserts.
+func (r *SessionRow) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	if _, ok := q.(*bun.InsertQuery); ok {
+		r.LastUsedHour = r.LastUsed.UTC().Truncate(time.Hour)
+	}
+	return nil
 }
 
 // ActivityRow is a row of activities.
