@@ -7,8 +7,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"runtime"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -77,9 +78,24 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	if cfg.Argon2 != nil {
 		params = *cfg.Argon2
 	}
-	hasher, err := secret.NewPasswordHasher(params, runtime.GOMAXPROCS(0))
+	concurrency := cfg.HashConcurrency
+	if concurrency < 1 {
+		concurrency = defaultHashConcurrency()
+	}
+	hasher, err := secret.NewPasswordHasher(params, concurrency)
 	if err != nil {
 		return nil, err
+	}
+	// When the last hash of a burst of sign-ins ends, its memory is given
+	// back to the system at once instead of over minutes (see OnIdle).
+	var freeing atomic.Bool
+	hasher.OnIdle = func() {
+		if freeing.CompareAndSwap(false, true) {
+			go func() {
+				debug.FreeOSMemory()
+				freeing.Store(false)
+			}()
+		}
 	}
 	m := metrics.New(d.DB.DB, string(d.Dialect))
 	hasher.OnWait = m.HashWait

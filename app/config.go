@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -17,14 +18,18 @@ import (
 // Config is the run-time configuration, read from the environment (see
 // the README's table).
 type Config struct {
-	DatabaseURL          string
-	ListenAddr           string
-	AppURL               *url.URL
-	AppName              string
-	SessionCookie        string
-	SessionDuration      time.Duration
-	RegistrationEnabled  bool
-	MaxAPIKeys           int
+	DatabaseURL         string
+	ListenAddr          string
+	AppURL              *url.URL
+	AppName             string
+	SessionCookie       string
+	SessionDuration     time.Duration
+	RegistrationEnabled bool
+	MaxAPIKeys          int
+	// HashConcurrency is how many password hashes may run at once. Each
+	// holds its ~19 MiB for its duration, so this, not the number of
+	// cores, bounds the memory of a burst of sign-ins.
+	HashConcurrency      int
 	AllowLanguageChange  bool
 	TwoFactorRequirement account.TwoFactorRequirement
 	TrustedProxies       []netip.Prefix
@@ -197,8 +202,19 @@ func (e *envReader) loadSessions(c *Config) {
 		e.fail("SESSION_DURATION=%s: want at least 1m", c.SessionDuration)
 	}
 	c.CleanupInterval = e.duration("CLEANUP_INTERVAL", 10*time.Minute)
+
+	hashes := e.str("HASH_CONCURRENCY", strconv.Itoa(defaultHashConcurrency()))
+	if n, err := strconv.Atoi(hashes); err != nil || n < 1 || n > 64 {
+		e.fail("HASH_CONCURRENCY=%q: want a whole number from 1 to 64", hashes)
+	} else {
+		c.HashConcurrency = n
+	}
 	c.ActivityRetention = e.duration("ACTIVITY_RETENTION", 90*24*time.Hour)
 }
+
+// defaultHashConcurrency is one hash per core, at most four: 4 × 19 MiB
+// of argon2 memory at once, whatever the machine.
+func defaultHashConcurrency() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // loadPanel reads the panel settings the account rules depend on.
 func (e *envReader) loadPanel(c *Config) {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ func TestConfigDefaults(t *testing.T) {
 		c.AppName != "Calagopus" || c.SessionCookie != "calagopus_session" || c.SessionDuration != 168*time.Hour ||
 		!c.RegistrationEnabled || c.MaxAPIKeys != 50 || !c.AllowLanguageChange ||
 		c.TwoFactorRequirement != account.TwoFactorNone || len(c.TrustedProxies) != 0 || !c.RateLimit ||
-		c.LogLevel.String() != "INFO" || c.LogFormat != "text" || c.ShutdownTimeout != 30*time.Second {
+		c.LogLevel.String() != "INFO" || c.LogFormat != "text" || c.ShutdownTimeout != 30*time.Second ||
+		c.HashConcurrency != min(runtime.GOMAXPROCS(0), 4) {
 		t.Fatalf("defaults differ from the documented table: %+v", c)
 	}
 }
@@ -34,14 +36,14 @@ func TestConfigValues(t *testing.T) {
 		"DATABASE_URL": "postgres://u@h/db", "LISTEN_ADDR": "0.0.0.0:9000", "APP_URL": "https://panel.example.com",
 		"SESSION_DURATION": "24h", "REGISTRATION_ENABLED": "false", "MAX_API_KEYS": "5", "ALLOW_LANGUAGE_CHANGE": "0",
 		"TWO_FACTOR_REQUIREMENT": "admins", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1", "RATE_LIMIT": "off",
-		"LOG_LEVEL": "debug", "LOG_FORMAT": "json",
+		"LOG_LEVEL": "debug", "LOG_FORMAT": "json", "HASH_CONCURRENCY": "2",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.AppURL.Scheme != "https" || c.SessionDuration != 24*time.Hour || c.RegistrationEnabled || c.MaxAPIKeys != 5 ||
 		c.AllowLanguageChange || c.TwoFactorRequirement != account.TwoFactorAdmins || len(c.TrustedProxies) != 2 ||
-		c.TrustedProxies[1].String() != "192.0.2.1/32" || c.RateLimit || c.LogFormat != "json" {
+		c.TrustedProxies[1].String() != "192.0.2.1/32" || c.RateLimit || c.LogFormat != "json" || c.HashConcurrency != 2 {
 		t.Fatalf("values not taken: %+v", c)
 	}
 }
@@ -52,7 +54,7 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 		"SESSION_DURATION": "a week", "REGISTRATION_ENABLED": "maybe", "MAX_API_KEYS": "-1",
 		"TWO_FACTOR_REQUIREMENT": "some", "TRUSTED_PROXIES": "not-an-ip", "RATE_LIMIT": "sometimes",
 		"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "APP_URL": "ftp://x", "LISTEN_ADDR": "nowhere",
-		"SESSION_COOKIE": "bad name;",
+		"SESSION_COOKIE": "bad name;", "HASH_CONCURRENCY": "0",
 	}
 	_, err := app.LoadConfig(env(bad))
 	if err == nil {
@@ -63,7 +65,7 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
 	}
-	for _, tc := range []struct{ name, value string }{{"MAX_API_KEYS", "x"}, {"SESSION_DURATION", "-5m"}, {"SESSION_DURATION", "59s"}, {"SHUTDOWN_TIMEOUT", "0s"}} {
+	for _, tc := range []struct{ name, value string }{{"MAX_API_KEYS", "x"}, {"HASH_CONCURRENCY", "65"}, {"HASH_CONCURRENCY", "x"}, {"SESSION_DURATION", "-5m"}, {"SESSION_DURATION", "59s"}, {"SHUTDOWN_TIMEOUT", "0s"}} {
 		if _, err := app.LoadConfig(env(map[string]string{tc.name: tc.value})); err == nil || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%s=%q: err = %v", tc.name, tc.value, err)
 		}

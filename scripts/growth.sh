@@ -9,6 +9,8 @@
 #
 #   scripts/growth.sh                 # the full sizes (seeding takes a few minutes)
 #   USERS=100000 scripts/growth.sh    # a smaller large database
+#   KEEP=1 scripts/growth.sh          # keep both databases afterwards …
+#   REUSE=1 scripts/growth.sh         # … and measure them again without seeding
 #
 # It needs psql, wrk, curl and a local PostgreSQL (PGURL, default the
 # "postgres" database of 127.0.0.1 as the current user). Not part of the
@@ -27,7 +29,9 @@ go build -o "$bin" .
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for db in growth_small growth_large; do psql "$PGURL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+	if [ -z "${KEEP:-}" ]; then
+		for db in growth_small growth_large; do psql "$PGURL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -86,20 +90,27 @@ measure() {
 	kill "$pid"
 }
 
-for db in growth_small growth_large; do
-	psql "$PGURL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
-	psql "$PGURL" -qc "CREATE DATABASE $db" >/dev/null
-	# The server creates the schema on its first start.
-	DATABASE_URL=$(dburl $db) "$bin" migrate >/dev/null 2>&1 || {
-		echo "migrate $db failed" >&2
-		exit 1
-	}
-done
-echo "seeding: small $SMALL users; large $USERS users, $SESSIONS sessions, $KEYS API keys" >&2
-seed growth_small "$SMALL" "$SMALL" "$SMALL"
-start=$(date +%s)
-seed growth_large "$USERS" "$SESSIONS" "$KEYS"
-echo "seeded the large database in $(($(date +%s) - start)) s" >&2
+if [ -z "${REUSE:-}" ]; then
+	for db in growth_small growth_large; do
+		psql "$PGURL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+		psql "$PGURL" -qc "CREATE DATABASE $db" >/dev/null
+		# The server creates the schema on its first start.
+		DATABASE_URL=$(dburl $db) "$bin" migrate >/dev/null 2>&1 || {
+			echo "migrate $db failed" >&2
+			exit 1
+		}
+	done
+	echo "seeding: small $SMALL users; large $USERS users, $SESSIONS sessions, $KEYS API keys" >&2
+	seed growth_small "$SMALL" "$SMALL" "$SMALL"
+	start=$(date +%s)
+	seed growth_large "$USERS" "$SESSIONS" "$KEYS"
+	echo "seeded the large database in $(($(date +%s) - start)) s" >&2
+else
+	# The measured user of an earlier run goes; measure signs it up again.
+	for db in growth_small growth_large; do
+		psql "$(dburl $db)" -qc "DELETE FROM users WHERE username LIKE 'measured%'" >/dev/null
+	done
+fi
 {
 	measure small growth_small
 	measure large growth_large

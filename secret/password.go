@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -42,6 +43,10 @@ type PasswordHasher struct {
 	dummy  string
 	// OnWait, if set, is told how long each call waited for a slot.
 	OnWait func(time.Duration)
+	// OnIdle, if set, is called when a hash ends and no other is running:
+	// the end of a burst, when the memory the hashes used is garbage.
+	OnIdle  func()
+	running atomic.Int32
 }
 
 // NewPasswordHasher returns a hasher allowing at most concurrency hashes at
@@ -72,10 +77,17 @@ func (h *PasswordHasher) acquire(ctx context.Context) error {
 	if h.OnWait != nil {
 		h.OnWait(time.Since(start))
 	}
+	h.running.Add(1)
 	return nil
 }
 
-func (h *PasswordHasher) release() { <-h.slots }
+func (h *PasswordHasher) release() {
+	idle := h.running.Add(-1) == 0
+	<-h.slots
+	if idle && h.OnIdle != nil {
+		h.OnIdle()
+	}
+}
 
 // Hash returns a PHC-formatted argon2id hash of password.
 func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, error) {

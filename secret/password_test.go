@@ -155,3 +155,38 @@ func TestConcurrencyIsBounded(t *testing.T) {
 		t.Fatalf("%d hashes ran at once; the limit is 2", peak.Load())
 	}
 }
+
+// OnIdle is called when a hash ends with no other running — the end of a
+// burst — and never while another still holds its memory.
+func TestOnIdleEndsABurst(t *testing.T) {
+	h, err := NewPasswordHasher(Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, busy atomic.Int64
+	h.OnIdle = func() {
+		calls.Add(1)
+		if h.running.Load() != 0 {
+			busy.Add(1)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := h.Hash(context.Background(), "pw"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if calls.Load() == 0 || busy.Load() != 0 {
+		t.Fatalf("OnIdle called %d times, %d of them with a hash running", calls.Load(), busy.Load())
+	}
+	before := calls.Load()
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != before+1 {
+		t.Fatalf("a lone hash called OnIdle %d times", calls.Load()-before)
+	}
+}
