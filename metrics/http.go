@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -21,9 +20,9 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 				status = http.StatusOK // what net/http sends for an empty response
 			}
 			// A status of 0 is a handler that panicked before answering.
-			label, method := routeLabel(rec.pattern), methodLabel(r.Method)
-			m.httpRequests.WithLabelValues(label, method, strconv.Itoa(status)).Inc()
-			m.httpDuration.WithLabelValues(label, method).Observe(time.Since(start).Seconds())
+			s := m.series(routeLabel(rec.pattern), methodLabel(r.Method), status)
+			s.count.Inc()
+			s.duration.Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)
 		returned = true

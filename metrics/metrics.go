@@ -16,6 +16,8 @@ import (
 	"database/sql"
 	"net/http"
 	"regexp"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +40,37 @@ type Metrics struct {
 	// operationNames caps how many distinct GraphQL operation names get a
 	// series of their own.
 	operationNames *boundedSet
+
+	// requestSeries holds each route, method and status's resolved
+	// counter and histogram (a *requestSeries by requestKey), so that a
+	// request records itself without hashing its labels into the vectors
+	// again. Its keys come from the same bounded vocabularies as the
+	// labels.
+	requestSeries sync.Map
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// series returns the resolved series of one route, method and status.
+func (m *Metrics) series(route, method string, status int) *requestSeries {
+	k := requestKey{route, method, status}
+	if s, ok := m.requestSeries.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		count:    m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.httpDuration.WithLabelValues(route, method),
+	}
+	actual, _ := m.requestSeries.LoadOrStore(k, s)
+	return actual.(*requestSeries)
 }
 
 // maxOperationNames is how many distinct GraphQL operation names are

@@ -19,8 +19,10 @@ var empty = struct{}{}
 // timestamp renders times as REST.md §1 wants: RFC 3339, UTC, microseconds.
 type timestamp time.Time
 
-func (t timestamp) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000000Z") + `"`), nil
+// MarshalText, not MarshalJSON: encoding/json re-scans what a MarshalJSON
+// returns to check it, while text it only quotes.
+func (t timestamp) MarshalText() ([]byte, error) {
+	return time.Time(t).UTC().AppendFormat(make([]byte, 0, 27), "2006-01-02T15:04:05.000000Z"), nil
 }
 
 func timestampPtr(t *time.Time) *timestamp {
