@@ -17,7 +17,7 @@ import (
 // statements and writes per request next to time and allocations. After the
 // key's first use, last_used is written at most once per 30 seconds, so a
 // request should cost one query and no write.
-func benchAPIKeyRead(b *testing.B, newRequest func(key string) *http.Request) {
+func benchAPIKeyRead(b *testing.B, newRequest func(key string) (*http.Request, []byte)) {
 	for _, e := range dbtest.Engines(b) {
 		b.Run(dbtest.Name(e), func(b *testing.B) {
 			// Per-IP limits off: this measures authentication, not the limiter.
@@ -30,47 +30,28 @@ func benchAPIKeyRead(b *testing.B, newRequest func(key string) *http.Request) {
 			if err := json.Unmarshal(res.Body, &created); res.Status != http.StatusOK || err != nil || created.Key == "" {
 				b.Fatalf("create api key: %d %s", res.Status, res.Body)
 			}
-			h := ts.App.Handler()
-			// One request outside the measurement: it records the key's
-			// first use.
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, newRequest(created.Key))
-			if body := rec.Body.String(); rec.Code != http.StatusOK || strings.Contains(body, `"errors"`) ||
-				strings.Contains(body, `"viewer":null`) {
-				b.Fatalf("the key did not authenticate: %d %s", rec.Code, body)
-			}
-
-			q0, w0 := ts.App.DB.Queries(), ts.App.DB.Writes()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, newRequest(created.Key))
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", rec.Code, rec.Body)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(ts.App.DB.Queries()-q0)/float64(b.N), "queries/op")
-			b.ReportMetric(float64(ts.App.DB.Writes()-w0)/float64(b.N), "writes/op")
+			r, body := newRequest(created.Key)
+			measureServe(b, ts, ts.App.Handler(), r, body, func(status int, body string) bool {
+				return status == http.StatusOK && !strings.Contains(body, `"errors"`) && !strings.Contains(body, `"viewer":null`)
+			})
 		})
 	}
 }
 
 func BenchmarkAPIKeyAuthREST(b *testing.B) {
-	benchAPIKeyRead(b, func(key string) *http.Request {
+	benchAPIKeyRead(b, func(key string) (*http.Request, []byte) {
 		r := httptest.NewRequest(http.MethodGet, "/api/client/account", nil)
 		r.Header.Set("Authorization", "Bearer "+key)
-		return r
+		return r, nil
 	})
 }
 
 func BenchmarkAPIKeyAuthGraphQL(b *testing.B) {
 	const body = `{"query":"{ viewer { id } }"}`
-	benchAPIKeyRead(b, func(key string) *http.Request {
-		r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+	benchAPIKeyRead(b, func(key string) (*http.Request, []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Authorization", "Bearer "+key)
-		return r
+		return r, []byte(body)
 	})
 }

@@ -40,6 +40,12 @@ func (r *apiKeyRow) model() (*model.APIKey, error) {
 		src string
 		dst *[]string
 	}{{r.AllowedIPs, &ips}, {r.UserPermissions, &k.UserPermissions}, {r.AdminPermissions, &k.AdminPermissions}, {r.ServerPermissions, &k.ServerPermissions}} {
+		if f.src == "[]" {
+			// Most keys have no allowed IPs and no admin or server
+			// permissions: no decoding for those, on every request.
+			*f.dst = []string{}
+			continue
+		}
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return nil, fmt.Errorf("api key %s: %w", r.ID, err)
 		}
