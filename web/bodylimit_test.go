@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,25 @@ func TestIsTooLarge(t *testing.T) {
 				t.Errorf("IsTooLarge(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// A request without a body is passed on as it is, not copied; one with a
+// body of any kind, chunked included, is capped.
+func TestLimitBodyPassesBodilessRequests(t *testing.T) {
+	var got *http.Request
+	h := LimitBody(4, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r }))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got != r {
+		t.Fatal("a bodiless request was copied")
+	}
+	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader("12345"))
+	r.ContentLength = -1 // as a chunked body arrives
+	var err error
+	h = LimitBody(4, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, err = io.ReadAll(r.Body) }))
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !IsTooLarge(err) {
+		t.Fatalf("a chunked body past the cap read as %v", err)
 	}
 }
