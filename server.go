@@ -32,7 +32,10 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	logs := newLogBuffer(os.Stderr, logFlushEvery)
+	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, logs)
+	logs.Close() //nolint:errcheck // nowhere left to report it
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
