@@ -132,6 +132,7 @@ func (s *Store) DeleteStaleLoginAttempts(ctx context.Context, before time.Time, 
 	if err != nil || len(subjects) == 0 {
 		return 0, err
 	}
+	in, list := s.anyOf("lac.subject", subjects)
 	return rowCount(s.conn(ctx).NewDelete().Model((*loginAttemptRow)(nil)).
-		Where("lac.subject IN (?)", bun.In(subjects)).Where(stale, before, before).Exec(ctx))
+		Where(in, list).Where(stale, before, before).Exec(ctx))
 }

@@ -83,6 +83,33 @@ func TestStatementsAreFixedByTheCode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	afterRequests := preparedStatements(t, d)
+	if len(afterRequests) > 12 {
+		t.Fatalf("%d distinct statements prepared after %d credentials, want a handful:\n%v", len(afterRequests), n, afterRequests)
+	}
+	t.Logf("%d distinct statements after %d credentials, %d junk ones and %d rate-limit keys", len(afterRequests), n, n, n)
+
+	// Clean-up batches of every size are one statement each, not one per
+	// size (IN lists would be).
+	for _, size := range []int{1, 2, 3, 7, 50, 100} {
+		if _, err := st.DeleteRateLimitsBefore(ctx, now.Add(time.Hour), size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.DeleteIdleSessions(ctx, now.Add(time.Hour), size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	afterCleanup := preparedStatements(t, d)
+	if added := len(afterCleanup) - len(afterRequests); added > 4 {
+		t.Fatalf("clean-up batches of 6 sizes added %d statements, want 2 per table:\n%v", added, afterCleanup)
+	}
+}
+
+// preparedStatements returns the statements the pool's idle connections
+// hold prepared.
+func preparedStatements(t *testing.T, d *db.DB) map[string]bool {
+	t.Helper()
+	ctx := t.Context()
 	conns := d.Pool().AcquireAllIdle(ctx)
 	if len(conns) == 0 {
 		t.Fatal("no idle connections to inspect")
@@ -103,10 +130,7 @@ func TestStatementsAreFixedByTheCode(t *testing.T) {
 		rows.Close()
 		c.Release()
 	}
-	if len(distinct) > 12 {
-		t.Fatalf("%d distinct statements prepared after %d credentials, want a handful:\n%v", len(distinct), n, distinct)
-	}
-	t.Logf("%d distinct statements after %d credentials, %d junk ones and %d rate-limit keys", len(distinct), n, n, n)
+	return distinct
 }
 
 // postgresOnly returns the PostgreSQL engine, skipping the test when

@@ -3,8 +3,6 @@ package db
 import (
 	"context"
 	"time"
-
-	"github.com/uptrace/bun"
 )
 
 // Hit counts one request of key in a fixed window of rate_limits that starts with the
@@ -69,5 +67,6 @@ func (s *Store) DeleteRateLimitsBefore(ctx context.Context, before time.Time, li
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
-	return rowCount(s.conn(ctx).NewRaw("DELETE FROM rate_limits WHERE key IN (?) AND window_start < ?", bun.In(keys), before).Exec(ctx))
+	in, list := s.anyOf("key", keys)
+	return rowCount(s.conn(ctx).NewRaw("DELETE FROM rate_limits WHERE "+in+" AND window_start < ?", list, before).Exec(ctx))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Store implements the account service's repositories.
@@ -100,7 +101,20 @@ func (s *Store) purge(ctx context.Context, table any, alias, cond string, limit 
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	return rowCount(s.conn(ctx).NewDelete().Model(table).Where(alias+".id IN (?)", bun.In(ids)).Where(cond, args...).Exec(ctx))
+	in, list := s.anyOf(alias+".id", ids)
+	return rowCount(s.conn(ctx).NewDelete().Model(table).Where(in, list).Where(cond, args...).Exec(ctx))
+}
+
+// anyOf is the condition "column is one of values" as one statement
+// whatever the number of values: on PostgreSQL "column = ANY(?)" with the
+// values as one array, a single parameter once lifted (see bind.go), where
+// "IN (…)" would make each batch size a statement of its own; on SQLite,
+// which has no statement cache to fill, "column IN (…)".
+func (s *Store) anyOf(column string, values any) (string, any) {
+	if s.dialect == Postgres {
+		return column + " = ANY(?)", pgdialect.Array(values)
+	}
+	return column + " IN (?)", bun.In(values)
 }
 
 // affected reports whether a write changed at least one row.
