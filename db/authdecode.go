@@ -128,7 +128,7 @@ func isTimeOID(oid uint32) bool {
 	return oid == pgtype.TimestamptzOID || oid == pgtype.TimestampOID
 }
 
-// pgEpoch is PostgreSQL's zero time; binary timestamps count microseconds
+// pgEpochUnixMicro is PostgreSQL's zero time; binary timestamps count microseconds
 // from it. (Infinite timestamps are never stored by this server.)
 const pgEpochUnixMicro = 946684800 * 1_000_000
 

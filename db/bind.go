@@ -42,7 +42,7 @@ func liftLiterals(query string, postgres bool) (string, []any, bool) {
 	var (
 		b    strings.Builder
 		args []any
-		prev string // the last bare word, upper-cased, for typed literals
+		prev string // the last bare word, for typed literals and ORDER BY
 	)
 	b.Grow(len(query) + 16)
 	placeholder := func(v any) {
@@ -87,7 +87,7 @@ func liftLiterals(query string, postgres bool) (string, []any, bool) {
 			prev = ""
 		case isDigit(c) && !wordByte(before(query, i)):
 			n := numberLen(query[i:])
-			if prev == "BY" {
+			if strings.EqualFold(prev, "BY") {
 				return query, nil, false
 			}
 			num := query[i : i+n]
@@ -123,7 +123,7 @@ func liftLiterals(query string, postgres bool) (string, []any, bool) {
 				return query, nil, false
 			}
 			b.WriteString(word)
-			prev = strings.ToUpper(word)
+			prev = word
 			i = j
 		case c == '$' && postgres, c == '-' && i+1 < len(query) && query[i+1] == '-',
 			c == '/' && i+1 < len(query) && query[i+1] == '*', c == '?':
@@ -178,11 +178,13 @@ func liftable(query string) bool {
 	return false
 }
 
-// typeName reports whether word makes a following string a typed literal.
+// typeName reports whether word (in any case) makes a following string a
+// typed literal.
 func typeName(word string) bool {
-	switch word {
-	case "INTERVAL", "TIMESTAMP", "TIMESTAMPTZ", "DATE", "TIME", "UUID", "BYTEA", "JSON", "JSONB", "INET", "CIDR":
-		return true
+	for _, t := range [...]string{"INTERVAL", "TIMESTAMP", "TIMESTAMPTZ", "DATE", "TIME", "UUID", "BYTEA", "JSON", "JSONB", "INET", "CIDR"} {
+		if strings.EqualFold(word, t) {
+			return true
+		}
 	}
 	return false
 }

@@ -29,8 +29,9 @@ type sessionRow struct {
 	LastUsedHour time.Time `bun:"last_used_hour"`
 }
 
-// usedHour is the value of last_used_hour for a use at t.
-func usedHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+// LastUsedHour is the value of sessions.last_used_hour for a use at t;
+// tests that write last_used themselves keep the column in step with it.
+func LastUsedHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 func (r *sessionRow) model() *model.Session {
 	return &model.Session{ID: r.ID, UserID: r.UserID, KeyStart: r.KeyStart, Digest: r.Digest, IP: r.IP,
@@ -43,7 +44,7 @@ func (s *Store) CreateSession(ctx context.Context, m *model.Session) (err error)
 	defer wrap(&err, "db.CreateSession")
 	_, err = s.conn(ctx).NewInsert().Model(&sessionRow{ID: m.ID, UserID: m.UserID, KeyStart: m.KeyStart,
 		Digest: m.Digest, IP: m.IP, UserAgent: m.UserAgent, LastUsed: m.LastUsed, Created: m.Created,
-		DeviceID: m.DeviceID, LastUsedHour: usedHour(m.LastUsed)}).Exec(ctx)
+		DeviceID: m.DeviceID, LastUsedHour: LastUsedHour(m.LastUsed)}).Exec(ctx)
 	return translate(err)
 }
 
@@ -71,7 +72,7 @@ func (s *Store) SessionByID(ctx context.Context, userID, id uuid.UUID) (_ *model
 func (s *Store) TouchSession(ctx context.Context, id uuid.UUID, ip, userAgent string, now, since time.Time) (_ bool, err error) {
 	defer wrap(&err, "db.TouchSession")
 	return affected(s.conn(ctx).NewUpdate().Model((*sessionRow)(nil)).
-		Set("last_used = ?", now).Set("last_used_hour = ?", usedHour(now)).Set("ip = ?", ip).Set("user_agent = ?", userAgent).
+		Set("last_used = ?", now).Set("last_used_hour = ?", LastUsedHour(now)).Set("ip = ?", ip).Set("user_agent = ?", userAgent).
 		Where("id = ?", id).Where("last_used < ?", since).Exec(ctx))
 }
 
@@ -142,5 +143,5 @@ func (s *Store) CountSessions(ctx context.Context, userID uuid.UUID, activeSince
 func (s *Store) DeleteIdleSessions(ctx context.Context, lastUsedBefore time.Time, limit int) (_ int, err error) {
 	defer wrap(&err, "db.DeleteIdleSessions")
 	return s.purge(ctx, (*sessionRow)(nil), "s", "s.last_used_hour <= ? AND s.last_used < ?", limit,
-		usedHour(lastUsedBefore), lastUsedBefore)
+		LastUsedHour(lastUsedBefore), lastUsedBefore)
 }

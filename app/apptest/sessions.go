@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"accountd/app"
+	"accountd/db"
 	"accountd/db/dbtest"
 	"accountd/secret"
 )
@@ -220,7 +221,7 @@ func SetColumn(t testing.TB, ts *Server, table, id, column string, at time.Time)
 	if table == "sessions" && column == "last_used" {
 		// The clean-up's index column follows last_used, as every write
 		// of the store keeps it.
-		q = q.Set("last_used_hour = ?", DBTime(at.UTC().Truncate(time.Hour)))
+		q = q.Set("last_used_hour = ?", db.LastUsedHour(at))
 	}
 	res, err := q.Exec(context.Background())
 	if err != nil {

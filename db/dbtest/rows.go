@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"accountd/db"
 )
 
 // The rows below are the tables as tests read and write them directly:
@@ -56,7 +58,7 @@ var _ bun.BeforeAppendModelHook = (*SessionRow)(nil)
 // LastUsed for rows a test inserts.
 func (r *SessionRow) BeforeAppendModel(_ context.Context, q bun.Query) error {
 	if _, ok := q.(*bun.InsertQuery); ok {
-		r.LastUsedHour = r.LastUsed.UTC().Truncate(time.Hour)
+		r.LastUsedHour = db.LastUsedHour(r.LastUsed)
 	}
 	return nil
 }
