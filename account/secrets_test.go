@@ -94,7 +94,7 @@ func TestSecretsNeverRecorded(t *testing.T) {
 				assertNoSecretInError(t, err, secrets...)
 				for _, m := range model.AsError(err).Messages() {
 					for _, s := range secrets {
-						if strings.Contains(m, s) {
+						if holdsSecret(m, s) {
 							t.Errorf("client message %q contains a secret", m)
 						}
 					}
@@ -125,11 +125,34 @@ func TestSecretsNeverRecorded(t *testing.T) {
 			}
 			for _, ua := range uas {
 				for _, s := range secrets {
-					if strings.Contains(ua, s) {
+					if holdsSecret(ua, s) {
 						t.Errorf("session user agent holds a secret")
 					}
 				}
 			}
 		})
 	})
+}
+
+// TestHoldsSecret pins the leak check itself: a code is found as a value or
+// a word, not as chance digits inside an identifier.
+func TestHoldsSecret(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		text, secret string
+		want         bool
+	}{
+		{`{"uuid":"01a24dd7-05d9-7122-a0b7-3e8d634505e5"}`, "634505", false},
+		{`{"code":"634505"}`, "634505", true},
+		{`{"code":634505}`, "634505", true},
+		{`code 634505 used`, "634505", true},
+		{`x634505`, "634505", false},
+		{`634505`, "634505", true},
+		{`a 634505x 634505`, "634505", true},
+		{`prefix-c7sp_waEjhqaBoIu-rest`, "c7sp_waEjhqaBoIu", true},
+	} {
+		if got := holdsSecret(c.text, c.secret); got != c.want {
+			t.Errorf("holdsSecret(%q, %q) = %v, want %v", c.text, c.secret, got, c.want)
+		}
+	}
 }

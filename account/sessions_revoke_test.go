@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +60,7 @@ func TestSessionsRevoke(t *testing.T) {
 			digest := secret.Digest(otherTok)
 			for _, s := range []string{otherTok, otherTok[:16], hex.EncodeToString(digest),
 				base64.StdEncoding.EncodeToString(digest), base64.RawURLEncoding.EncodeToString(digest)} {
-				if strings.Contains(string(ev.Data), s) {
+				if holdsSecret(string(ev.Data), s) {
 					t.Errorf("event data %s holds the token or its digest", ev.Data)
 				}
 			}
