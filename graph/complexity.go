@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -33,8 +32,9 @@ var _ interface {
 	graphql.HandlerExtension
 } = &complexityLimit{}
 
-// ExtensionName is gqlgen's, so the complexity statistics it records stay
-// where extension.GetComplexityStats looks for them.
+// ExtensionName is gqlgen's. Unlike gqlgen's, it records no statistics in
+// the operation context: nothing reads them, and the map they go into was
+// a few allocations on every request.
 func (*complexityLimit) ExtensionName() string { return "ComplexityLimit" }
 
 func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
@@ -47,7 +47,6 @@ func (c *complexityLimit) MutateOperationContext(ctx context.Context, oc *graphq
 		return nil
 	}
 	n, _ := operationComplexity(ctx, c.es, oc.Operation, oc.Variables)
-	oc.Stats.SetExtension("ComplexityLimit", &extension.ComplexityStats{Complexity: n, ComplexityLimit: c.max})
 	if n > c.max {
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("operation has complexity %d, which exceeds the limit of %d", n, c.max),
