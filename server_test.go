@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -19,31 +20,31 @@ func TestMigrateAndUserCreate(t *testing.T) {
 	ctx := context.Background()
 	env := testEnv(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "sub", "panel.db")})
 	var out bytes.Buffer
-	if err := run(ctx, []string{"migrate"}, env, &out, &out); err != nil {
+	if err := run(ctx, []string{"migrate"}, env, testIO(&out, &out)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "applied 0001_init") {
 		t.Fatalf("migrate printed %q", out.String())
 	}
 	out.Reset()
-	if err := run(ctx, []string{"migrate"}, env, &out, &out); err != nil || !strings.Contains(out.String(), "up to date") {
+	if err := run(ctx, []string{"migrate"}, env, testIO(&out, &out)); err != nil || !strings.Contains(out.String(), "up to date") {
 		t.Fatalf("second migrate: %v %q", err, out.String())
 	}
 
 	out.Reset()
 	args := []string{"user", "create", "--username", "root_admin", "--email", "root@example.com", "--password", "a long password", "--admin"}
-	if err := run(ctx, args, env, &out, &out); err != nil {
+	if err := run(ctx, args, env, testIO(&out, &out)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "created user root_admin") || !strings.Contains(out.String(), "admin=true") {
 		t.Fatalf("user create printed %q", out.String())
 	}
 	// The same again is refused; so is a bad username, with the rule.
-	if err := run(ctx, args, env, &out, &out); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if err := run(ctx, args, env, testIO(&out, &out)); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate user create: %v", err)
 	}
 	bad := []string{"user", "create", "--username", "x", "--email", "x@example.com", "--password", "a long password"}
-	if err := run(ctx, bad, env, &out, &out); err == nil || !strings.Contains(err.Error(), "length is lower than 3") {
+	if err := run(ctx, bad, env, testIO(&out, &out)); err == nil || !strings.Contains(err.Error(), "length is lower than 3") {
 		t.Fatalf("bad user create: %v", err)
 	}
 	// The password never reaches the output.
@@ -54,10 +55,10 @@ func TestMigrateAndUserCreate(t *testing.T) {
 
 func TestRunRejectsBadInput(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"frobnicate"}, testEnv(nil), &out, &out); err == nil || !strings.Contains(err.Error(), "unknown command") {
+	if err := run(context.Background(), []string{"frobnicate"}, testEnv(nil), testIO(&out, &out)); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("unknown command: %v", err)
 	}
-	if err := run(context.Background(), nil, testEnv(map[string]string{"MAX_API_KEYS": "lots"}), &out, &out); err == nil || !strings.Contains(err.Error(), "MAX_API_KEYS") {
+	if err := run(context.Background(), nil, testEnv(map[string]string{"MAX_API_KEYS": "lots"}), testIO(&out, &out)); err == nil || !strings.Contains(err.Error(), "MAX_API_KEYS") {
 		t.Fatalf("bad configuration: %v", err)
 	}
 }
@@ -77,7 +78,7 @@ func TestServeStopsGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve"}, env, &bytes.Buffer{}, &logs) }()
+	go func() { done <- run(ctx, []string{"serve"}, env, testIO(&bytes.Buffer{}, &logs)) }()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -105,4 +106,9 @@ func TestServeStopsGracefully(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("server still accepting after shutdown")
 	}
+}
+
+// testIO is stdio with an empty stdin.
+func testIO(out, err io.Writer) stdio {
+	return stdio{in: strings.NewReader(""), out: out, err: err}
 }

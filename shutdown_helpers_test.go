@@ -64,7 +64,7 @@ func startServeDrain(t *testing.T, dbURL string, shutdownTimeout, drain time.Dur
 	for _, name := range users {
 		var out bytes.Buffer
 		create := []string{"user", "create", "--username", name, "--email", name + "@example.com", "--password", name + " password"}
-		if err := run(context.Background(), create, env, &out, &out); err != nil {
+		if err := run(context.Background(), create, env, testIO(&out, &out)); err != nil {
 			t.Fatalf("user create: %v\n%s", err, out.String())
 		}
 	}
@@ -79,7 +79,7 @@ func startServeDrain(t *testing.T, dbURL string, shutdownTimeout, drain time.Dur
 		}}}
 	go func() {
 		defer close(p.stopped)
-		p.runErr = run(ctx, []string{"serve"}, env, io.Discard, p.logs)
+		p.runErr = run(ctx, []string{"serve"}, env, testIO(io.Discard, p.logs))
 	}()
 	t.Cleanup(func() {
 		cancel()
