@@ -31,11 +31,17 @@ func (e *usageError) Error() string {
 // -h: the command then does nothing and exits 0.
 var errHelp = errors.New("help requested")
 
-// parseArgs parses args with the flags fs defines (nil: none), flags and
-// positional arguments in any order, and returns the positional ones,
-// which must number exactly nargs. -h prints usage and fs's flags to
-// stdout and returns errHelp, which run treats as done.
+// parseArgs parses args with the flags the flags functions define, flags
+// and positional arguments in any order, and returns the positional ones,
+// which must number exactly nargs. -h prints usage and the flags to stdout
+// and returns errHelp, which run treats as done.
 func parseArgs(e *env, name, usage string, args []string, nargs int, flags ...func(*flag.FlagSet)) ([]string, error) {
+	return parseArgsRange(e, name, usage, args, nargs, nargs, flags...)
+}
+
+// parseArgsRange is parseArgs for a command taking from least to most
+// positional arguments.
+func parseArgsRange(e *env, name, usage string, args []string, least, most int, flags ...func(*flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	for _, f := range flags {
@@ -67,9 +73,9 @@ func parseArgs(e *env, name, usage string, args []string, nargs int, flags ...fu
 		pos, args = append(pos, args[0]), args[1:]
 	}
 	switch {
-	case len(pos) > nargs:
-		return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q", pos[nargs]), usage: usage}
-	case len(pos) < nargs:
+	case len(pos) > most:
+		return nil, &usageError{msg: fmt.Sprintf("unexpected argument %q", pos[most]), usage: usage}
+	case len(pos) < least:
 		return nil, &usageError{msg: "missing argument", usage: usage}
 	}
 	return pos, nil

@@ -22,9 +22,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"accountd/app"
 	"accountd/db"
+	"accountd/model"
 )
 
 // Exit codes of the command.
@@ -61,8 +63,19 @@ func report(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, ue.usage)
 		return exitUsage
 	}
-	fmt.Fprintln(stderr, "error:", err)
+	fmt.Fprintln(stderr, "error:", errorText(err))
 	return exitError
+}
+
+// errorText is err for an operator: a refusal of the service as the API
+// words it ("user not found", "password: length is lower than 8"), any
+// other error in full, cause included.
+func errorText(err error) string {
+	var me *model.Error
+	if errors.As(err, &me) && me.Code != model.CodeInternal {
+		return strings.Join(me.Messages(), "; ")
+	}
+	return err.Error()
 }
 
 // run is main with its dependencies passed in, so tests can drive it.
@@ -84,7 +97,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, io stdi
 	if err != nil {
 		return err
 	}
-	return c(ctx, &env{cfg: cfg, log: newLogger(cfg, io.err), io: io}, args)
+	logCfg := *cfg
+	if cmd != "serve" {
+		// A command's output is what it prints; its log says only what
+		// went wrong, not the start-up chatter a server's log keeps.
+		logCfg.LogLevel = max(logCfg.LogLevel, slog.LevelWarn)
+	}
+	return c(ctx, &env{cfg: cfg, log: newLogger(&logCfg, io.err), io: io}, args)
 }
 
 // topUsage lists the commands.

@@ -55,6 +55,7 @@ type Service struct {
 	activities ActivityStore
 	attempts   AttemptStore
 	throttle   ThrottleStore
+	operators  OperatorStore
 	hasher     *secret.PasswordHasher
 	catalog    *model.PermissionCatalog
 	cfg        Config
@@ -80,7 +81,7 @@ func New(st Stores, hasher *secret.PasswordHasher, catalog *model.PermissionCata
 		cfg.ActivityRetention = 90 * 24 * time.Hour
 	}
 	return &Service{tx: st.Tx, users: st.Users, sessions: st.Sessions, apiKeys: st.APIKeys,
-		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
+		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, operators: st.Operators, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
 		Now: func() time.Time { return time.Now() }}
 }
 

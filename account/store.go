@@ -31,6 +31,7 @@ type Stores struct {
 	Activities ActivityStore
 	Attempts   AttemptStore
 	Throttle   ThrottleStore
+	Operators  OperatorStore
 }
 
 // Transactor runs several writes as one: fn receives a context carrying
@@ -229,4 +230,19 @@ type ThrottleStore interface {
 	// DeleteRateLimitsBefore deletes at most limit windows that started
 	// before the given time and returns how many.
 	DeleteRateLimitsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// OperatorStore serves the operators' tools (operator.go): the few reads
+// and writes on accounts that no user may make on their own.
+type OperatorStore interface {
+	// ListUsers returns a page of every account, oldest first; search
+	// matches the username or the e-mail address.
+	ListUsers(ctx context.Context, q model.ListQuery) ([]*model.User, bool, error)
+	// SetUserFlag sets one operator-controlled state of a user and reports
+	// whether it changed: false when it already had that value or the id
+	// is unknown.
+	SetUserFlag(ctx context.Context, id uuid.UUID, flag model.UserFlag, on bool) (bool, error)
+	// DeleteUser deletes a user and, with it, everything the user owns
+	// (sessions, keys, codes, history), and reports whether it existed.
+	DeleteUser(ctx context.Context, id uuid.UUID) (bool, error)
 }

@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -350,18 +349,18 @@ func (s *Service) consumeCode(ctx context.Context, u *model.User, f *secondFacto
 	return nil
 }
 
-// DisableTwoFactorFor turns two-factor off for the account with the given
-// username or e-mail address: the operator's way back in for a user who
+// DisableTwoFactorFor turns two-factor off for the account login names
+// (as FindUser reads it): the operator's way back in for a user who
 // lost their authenticator and recovery codes.
 func (s *Service) DisableTwoFactorFor(ctx context.Context, login string) (*model.User, error) {
-	u, err := s.users.UserByLogin(ctx, login, strings.Contains(login, "@"))
+	u, err := s.FindUser(ctx, login)
 	if err != nil {
-		return nil, model.Internal(err)
-	}
-	if u == nil {
-		return nil, model.Errorf(model.CodeNotFound, "user not found")
+		return nil, err
 	}
 	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.lockUser(ctx, u.ID); err != nil {
+			return err
+		}
 		ok, err := s.twoFactor.DisableTwoFactor(ctx, u.ID, s.now())
 		if err != nil {
 			return err

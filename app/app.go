@@ -101,7 +101,7 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	hasher.OnWait = m.HashWait
 	store := db.NewStore(d)
 	stores := account.Stores{Tx: store, Users: store, Sessions: store, APIKeys: store,
-		TwoFactor: store, Activities: store, Attempts: store, Throttle: store}
+		TwoFactor: store, Activities: store, Attempts: store, Throttle: store, Operators: store}
 	svc := account.New(stores, hasher, catalog, account.Config{
 		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,

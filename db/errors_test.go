@@ -94,6 +94,9 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"SetPasswordHash":     func(ctx context.Context) error { return s.SetPasswordHash(ctx, id, "h", now) },
 			"UpgradePasswordHash": func(ctx context.Context) error { return s.UpgradePasswordHash(ctx, id, "o", "h") },
 			"SetUserFlags":        func(ctx context.Context) error { return s.SetUserFlags(ctx, id, false, false, false) },
+			"SetUserFlag":         func(ctx context.Context) error { _, err := s.SetUserFlag(ctx, id, model.FlagAdmin, true); return err },
+			"ListUsers":           func(ctx context.Context) error { _, _, err := s.ListUsers(ctx, lq); return err },
+			"DeleteUser":          func(ctx context.Context) error { _, err := s.DeleteUser(ctx, id); return err },
 			"EnsurePendingTOTPSecret": func(ctx context.Context) error {
 				_, err := s.EnsurePendingTOTPSecret(ctx, id, "s", now, now)
 				return err

@@ -26,6 +26,17 @@ const (
 	EventSessionDeleteAll         = "session:delete-all"
 	EventAuthSuccess              = "auth:success"
 	EventAuthCheckpoint           = "auth:checkpoint"
+
+	// The events of the operators' tools are ours: the panel's operators
+	// change these states through its admin pages, which are not part of
+	// the account API. Each is recorded with {"by":"operator"}.
+	EventAdminGranted    = "account:admin.grant"
+	EventAdminRevoked    = "account:admin.revoke"
+	EventSuspended       = "account:suspend"
+	EventUnsuspended     = "account:unsuspend"
+	EventFrozen          = "account:freeze"
+	EventUnfrozen        = "account:unfreeze"
+	EventAPIKeyDeleteAll = "api-key:delete-all"
 )
 
 // Activity is one entry of a user's history. Data holds non-secret details

@@ -44,6 +44,20 @@ type User struct {
 // HasPassword reports whether the account can sign in with a password.
 func (u *User) HasPassword() bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
 
+// UserFlag names one of the states an operator sets on an account.
+type UserFlag string
+
+// The operator-controlled states.
+const (
+	// FlagAdmin makes the user an administrator of the panel.
+	FlagAdmin UserFlag = "admin"
+	// FlagSuspended refuses the user every route but the account page,
+	// where they can see their situation.
+	FlagSuspended UserFlag = "suspended"
+	// FlagFrozen keeps the account readable but refuses every change.
+	FlagFrozen UserFlag = "frozen"
+)
+
 // UserPatch lists the profile fields an update changes; nil fields are left
 // alone, so concurrent edits of different fields never overwrite each other.
 type UserPatch struct {
