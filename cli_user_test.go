@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"accountd/account"
 	"accountd/app"
@@ -272,6 +274,46 @@ func TestUserCommands(t *testing.T) {
 			r = cliOn(t, url, "", "user", "list", "--json")
 			if strings.TrimSpace(r.out) != "[]" {
 				t.Errorf("list after deleting everyone: %q", r.out)
+			}
+		})
+	}
+}
+
+// TestUserCommandsBesideAServer: the commands work on a database a server
+// is serving, and what they change holds on that server's next request —
+// no restart, no cache to wait for.
+func TestUserCommandsBesideAServer(t *testing.T) {
+	t.Parallel()
+	for _, eng := range dbtest.Engines(t) {
+		t.Run(eng.Name, func(t *testing.T) {
+			p := startServe(t, eng.URL, 5*time.Second, "served_admin", "served")
+			defer func() { p.cancel(); p.wait(t, 5*time.Second) }() //nolint:errcheck // the test is over
+			cookie := p.signIn(t, "served")
+			status := func(path string) int {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
+				req.Header.Set("Cookie", cookie)
+				res, err := p.client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				return res.StatusCode
+			}
+			if got := status("/api/client/account/sessions"); got != http.StatusOK {
+				t.Fatalf("before: %d", got)
+			}
+			cliOn(t, eng.URL, "", "user", "suspend", "served").want(t, 0, "is now suspended", "")
+			if got := status("/api/client/account/sessions"); got != http.StatusForbidden {
+				t.Errorf("suspended, the next request got %d, want 403", got)
+			}
+			cliOn(t, eng.URL, "", "user", "unsuspend", "served").want(t, 0, "is now not suspended", "")
+			if got := status("/api/client/account/sessions"); got != http.StatusOK {
+				t.Errorf("unsuspended: %d", got)
+			}
+			cliOn(t, eng.URL, "", "user", "sign-out", "served").want(t, 0, "1 session ended", "")
+			if got := status("/api/client/account"); got != http.StatusUnauthorized {
+				t.Errorf("signed out, the next request got %d, want 401", got)
 			}
 		})
 	}
