@@ -55,9 +55,12 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
 
+	if err := d.refuseNewer(ctx, conn, files); err != nil {
+		return nil, err
+	}
 	var applied []string
 	for _, f := range files {
-		version := strings.TrimSuffix(f[strings.LastIndexByte(f, '/')+1:], ".sql")
+		version := migrationVersion(f)
 		done, err := d.applyOne(ctx, conn, f, version)
 		if err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", version, err)
@@ -67,6 +70,46 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 		}
 	}
 	return applied, nil
+}
+
+// refuseNewer fails when the database holds migrations this build does not
+// have: a newer build migrated it, and this one would run on a schema it
+// was not written for. Migrations only go forward, so the way back from an
+// upgrade is the backup taken before it (README: Upgrades).
+func (d *DB) refuseNewer(ctx context.Context, conn *sql.Conn, files []string) error {
+	known := make(map[string]bool, len(files))
+	for _, f := range files {
+		known[migrationVersion(f)] = true
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var unknown []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("migrate: read schema_migrations: %w", err)
+		}
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate: read schema_migrations: %w", err)
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("migrate: the database has migrations this build does not know (%s): a newer accountd migrated it; "+
+			"run that version, or restore the backup taken before the upgrade", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// migrationVersion is the version a migration file records: its name
+// without the directory and ".sql".
+func migrationVersion(file string) string {
+	return strings.TrimSuffix(file[strings.LastIndexByte(file, '/')+1:], ".sql")
 }
 
 // applyOne runs one migration file in a transaction unless it is recorded
