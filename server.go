@@ -137,6 +137,10 @@ func command(name string) commandFunc {
 		return migrateCommand
 	case "user":
 		return userCommand
+	case "backup":
+		return backupCommand
+	case "copy":
+		return copyCommand
 	}
 	return nil
 }
