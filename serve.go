@@ -39,9 +39,12 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
-		return err
+		// "bind: address already in use", named after the setting to change.
+		return fmt.Errorf("LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "database", string(a.DB.Dialect))
+	// Where the database is, what to open in a browser and, on a fresh
+	// database, who becomes administrator: what a first start needs said.
+	a.LogStart(ctx, ln.Addr().String())
 	msrv, err := startMetricsServer(cfg, a, logger)
 	if err != nil {
 		ln.Close()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,29 +38,34 @@ type App struct {
 	handler http.Handler
 	// draining is closed when shutdown starts; /readyz then answers 503.
 	draining chan struct{}
+	// writes remembers whether the database could be written, for /readyz.
+	writes writeCheck
 }
 
-// New opens the database, applies migrations and builds the handler.
+// New opens the database, applies migrations and builds the handler. Its
+// errors about the database name DATABASE_URL and what to fix (see
+// prepare); a database that cannot be written but needs no migration
+// starts the server unready instead.
 func New(ctx context.Context, cfg *Config, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	d, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	applied, err := d.Migrate(ctx)
+	readOnly, err := prepare(ctx, d, logger)
 	if err != nil {
 		d.Close()
 		return nil, err
-	}
-	// Replicas starting together take turns on the migration lock; the log
-	// says which of them applied what (the others apply nothing).
-	if logger != nil {
-		logger.Info("migrations", "applied", len(applied), "versions", strings.Join(applied, ","))
 	}
 	a, err := NewWithDB(cfg, d, logger)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	// Start-up has said so already; /readyz logs only a change.
+	a.writes.failing = readOnly != nil
 	return a, nil
 }
 
@@ -202,6 +206,8 @@ func (a *App) routes() http.Handler {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	// Exactly "/": every other unknown path stays a 404.
+	mux.HandleFunc("GET /{$}", a.home(a.newHomePage()))
 	if a.Config.MetricsAddr == "" {
 		mux.Handle("GET /metrics", web.Quiet(a.Metrics.Handler()))
 	}
@@ -248,7 +254,8 @@ func (a *App) cors(h http.Handler) http.Handler {
 }
 
 // ready reports whether this server should receive traffic: not draining,
-// the database reachable and every migration applied.
+// the database reachable, every migration applied and the database
+// writable (checked at most every writeCheckTTL while it is).
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-a.draining:
@@ -266,6 +273,14 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	case pending > 0:
 		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "migrations pending"})
 	default:
-		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		switch readOnly, err := a.readOnly(ctx); {
+		case err != nil:
+			a.Logger.WarnContext(ctx, "readiness check failed", "error", err)
+			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		case readOnly != nil:
+			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database read-only"})
+		default:
+			web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -42,7 +41,12 @@ type DB struct {
 	// pool is PostgreSQL's connection pool, shared by bun (through
 	// database/sql) and the hand-written hot path, which uses it directly.
 	pool *pgxpool.Pool
+	// target is where DATABASE_URL points, for logs and error messages.
+	target Target
 }
+
+// Target is where the database is: what start-up logs and errors name.
+func (d *DB) Target() Target { return d.target }
 
 // Close closes the database and, on PostgreSQL, its pool.
 func (d *DB) Close() error {
@@ -62,15 +66,20 @@ func (d *DB) Writes() int64 { return d.counts.writes.Load() }
 
 // Open connects to the database named by url: "postgres://…" or
 // "postgresql://…" for PostgreSQL; "sqlite:PATH", "file:PATH" or a bare
-// path for SQLite, whose directory is created if missing. It fails, with
-// an error naming the step, when the URL is unusable or the database does
-// not answer a ping within 10 seconds.
+// path for SQLite, whose directory is created if missing. It fails when
+// the URL is unusable or the database does not answer a ping within 10
+// seconds, with an error that names DATABASE_URL, where it points (never
+// the password) and, for the usual mistakes, what to do: a directory that
+// cannot be created or written, a PostgreSQL server that cannot be reached,
+// a database that does not exist, a role that may not connect.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	var (
 		sqldb   *sql.DB
 		dialect Dialect
 		bdb     *bun.DB
 		pool    *pgxpool.Pool
+		target  Target
+		secret  string
 	)
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
@@ -79,11 +88,19 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 			// pgx's message quotes the URL, password included: name the step only.
 			return nil, fmt.Errorf("open postgres: DATABASE_URL is not a usable PostgreSQL URL")
 		}
+		cc := cfg.ConnConfig
+		secret = cc.Password
+		target = Target{Dialect: Postgres, Host: cc.Host, Port: cc.Port, Database: cc.Database, User: cc.User}
+		if target.Database == "" {
+			// PostgreSQL's default, which the server applies.
+			target.Database = cc.User
+		}
+		target.URL = postgresURL(target.Host, target.Port, target.Database, target.User)
 		cfg.MaxConns = 25
 		cfg.MaxConnIdleTime = 5 * time.Minute
 		pool, err = pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return nil, &SetupError{Msg: scrub(fmt.Sprintf("%s: %v", target.setting(), err), secret), Err: err}
 		}
 		// database/sql borrows the pool's connections and gives each back
 		// after use, so the pool alone decides how many there are.
@@ -93,10 +110,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		dialect = Postgres
 		bdb = bun.NewDB(sqldb, pgdialect.New())
 	default:
-		dsn, err := sqliteDSN(rawURL)
+		dsn, t, err := sqliteDSN(rawURL)
 		if err != nil {
 			return nil, err
 		}
+		target = t
 		connector, err := sqlite.NewConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -109,13 +127,13 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		dialect = SQLite
 		bdb = bun.NewDB(sqldb, sqlitedialect.New())
 	}
-	d := &DB{DB: bdb, Dialect: dialect, counts: &queryCounts{}, pool: pool}
+	d := &DB{DB: bdb, Dialect: dialect, counts: &queryCounts{}, pool: pool, target: target}
 	bdb.AddQueryHook(countHook{d.counts})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pingCtx); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+		return nil, d.explainOpen(err, secret)
 	}
 	return d, nil
 }
@@ -125,7 +143,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 // the writer, a busy timeout so writers wait instead of failing with
 // SQLITE_BUSY, foreign keys on, and IMMEDIATE transactions so a write
 // transaction takes the write lock up front instead of failing to upgrade.
-func sqliteDSN(raw string) (string, error) {
+// The URL may add mode=ro|rw|rwc and further _pragma=NAME(VALUE)
+// parameters, which SQLite applies after these; any other parameter is
+// refused rather than ignored. The directory is created here, so that a
+// failure names it.
+func sqliteDSN(raw string) (string, Target, error) {
 	path := raw
 	for _, p := range []string{"sqlite://", "sqlite:", "file:"} {
 		if strings.HasPrefix(path, p) {
@@ -133,29 +155,65 @@ func sqliteDSN(raw string) (string, error) {
 			break
 		}
 	}
+	var rawQuery string
 	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
+		path, rawQuery = path[:i], path[i+1:]
 	}
 	if path == "" {
-		return "", fmt.Errorf("DATABASE_URL %q: no SQLite path", raw)
+		return "", Target{}, fmt.Errorf("DATABASE_URL %q: no SQLite path", raw)
 	}
 	if strings.Contains(raw, "://") && !strings.HasPrefix(raw, "sqlite://") {
 		// Name the scheme only: the rest of a URL may hold a password.
 		scheme, _, _ := strings.Cut(raw, "://")
-		return "", fmt.Errorf("DATABASE_URL: unsupported scheme %q (want postgres:// or sqlite:PATH)", scheme)
+		return "", Target{}, fmt.Errorf("DATABASE_URL: unsupported scheme %q (want postgres:// or sqlite:PATH)", scheme)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return "", fmt.Errorf("create database directory: %w", err)
-		}
-	}
+	t := Target{Dialect: SQLite, URL: raw, Path: path}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode(), nil
+	if rawQuery != "" {
+		extra, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return "", Target{}, fmt.Errorf("DATABASE_URL=%s: unreadable parameters: %v", raw, err)
+		}
+		for k, vs := range extra {
+			switch k {
+			case "mode":
+				switch m := vs[len(vs)-1]; m {
+				case "ro", "rw", "rwc", "memory":
+					t.Mode = m
+					q.Set("mode", m)
+				default:
+					return "", Target{}, fmt.Errorf("DATABASE_URL=%s: mode=%s: want ro, rw, rwc or memory", raw, m)
+				}
+			case "_pragma":
+				for _, v := range vs {
+					if p := strings.ToLower(strings.ReplaceAll(v, " ", "")); strings.HasPrefix(p, "query_only(") &&
+						!strings.HasPrefix(p, "query_only(0") && !strings.HasPrefix(p, "query_only(false") &&
+						!strings.HasPrefix(p, "query_only(off") && !strings.HasPrefix(p, "query_only(no") {
+						t.QueryOnly = true
+					}
+					q.Add("_pragma", v)
+				}
+			default:
+				return "", Target{}, fmt.Errorf("DATABASE_URL=%s: unknown SQLite parameter %q (known: mode, _pragma)", raw, k)
+			}
+		}
+	}
+	if path == ":memory:" || t.Mode == "memory" {
+		t.Path = ":memory:"
+		return "file:" + path + "?" + q.Encode(), t, nil
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		t.Path = abs
+	}
+	if err := makeDir(filepath.Dir(t.Path)); err != nil {
+		return "", Target{}, &SetupError{Msg: t.setting() + ": " + err.Error(), Err: err}
+	}
+	return "file:" + path + "?" + q.Encode(), t, nil
 }
 
 type queryCounts struct{ all, writes atomic.Int64 }
