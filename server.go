@@ -171,7 +171,8 @@ func migrateCommand(ctx context.Context, e *env, args []string) error {
 	defer d.Close()
 	applied, err := d.Migrate(ctx)
 	if err != nil {
-		return err
+		// Named as at start-up: which variable, which right is missing.
+		return d.Explain(err)
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(e.io.out, "database is up to date")

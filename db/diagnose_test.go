@@ -234,6 +234,16 @@ func pgRole(t *testing.T, admin *db.DB) string {
 			}
 		}
 	})
+	// A server whose pg_hba.conf asks for peer or password authentication
+	// (a fresh Debian install does, on the local socket) lets no new role
+	// in without an OS user or a password: then there is nothing to test.
+	if d, err := db.Open(context.Background(), asRole(pgBase(t), role, "public")); err != nil {
+		if strings.Contains(err.Error(), "authentication") {
+			t.Skipf("the server does not let a new role in: %v", err)
+		}
+	} else {
+		d.Close()
+	}
 	return role
 }
 
