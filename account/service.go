@@ -27,7 +27,9 @@ const (
 
 // Config holds the panel settings the rules depend on.
 type Config struct {
-	AppName              string
+	AppName string
+	// AppURL is the public URL the links of mails start with.
+	AppURL               string
 	SessionDuration      time.Duration
 	RegistrationEnabled  bool
 	MaxAPIKeys           int
@@ -56,6 +58,7 @@ type Service struct {
 	attempts   AttemptStore
 	throttle   ThrottleStore
 	operators  OperatorStore
+	mail       MailStore
 	hasher     *secret.PasswordHasher
 	catalog    *model.PermissionCatalog
 	cfg        Config
@@ -81,7 +84,7 @@ func New(st Stores, hasher *secret.PasswordHasher, catalog *model.PermissionCata
 		cfg.ActivityRetention = 90 * 24 * time.Hour
 	}
 	return &Service{tx: st.Tx, users: st.Users, sessions: st.Sessions, apiKeys: st.APIKeys,
-		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, operators: st.Operators, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
+		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, operators: st.Operators, mail: st.Mail, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
 		Now: func() time.Time { return time.Now() }}
 }
 

@@ -32,6 +32,7 @@ type Stores struct {
 	Attempts   AttemptStore
 	Throttle   ThrottleStore
 	Operators  OperatorStore
+	Mail       MailStore
 }
 
 // Transactor runs several writes as one: fn receives a context carrying
@@ -245,4 +246,12 @@ type OperatorStore interface {
 	// DeleteUser deletes a user and, with it, everything the user owns
 	// (sessions, keys, codes, history), and reports whether it existed.
 	DeleteUser(ctx context.Context, id uuid.UUID) (bool, error)
+}
+
+// MailStore is the outbox as the service sees it: a mail is queued in the
+// transaction of the change that causes it, so the two commit together or
+// not at all; the sender (package mail) delivers it afterwards.
+type MailStore interface {
+	// EnqueueMail adds m to the outbox, due at once.
+	EnqueueMail(ctx context.Context, m *model.Mail) error
 }

@@ -105,9 +105,9 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	hasher.OnWait = m.HashWait
 	store := db.NewStore(d)
 	stores := account.Stores{Tx: store, Users: store, Sessions: store, APIKeys: store,
-		TwoFactor: store, Activities: store, Attempts: store, Throttle: store, Operators: store}
+		TwoFactor: store, Activities: store, Attempts: store, Throttle: store, Operators: store, Mail: store}
 	svc := account.New(stores, hasher, catalog, account.Config{
-		AppName: cfg.AppName, SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
+		AppName: cfg.AppName, AppURL: cfg.AppURL.String(), SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
 		TwoFactorRequirement: cfg.TwoFactorRequirement, ActivityRetention: cfg.ActivityRetention,
 	}, logger)

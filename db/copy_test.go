@@ -124,6 +124,15 @@ func fillCopySource(t *testing.T, d *db.DB) *copyFixture {
 	must(s.CreateLoginToken(ctx, &model.LoginToken{ID: uuid.New(), UserID: f.bob.ID, KeyStart: f.loginTokenKey, Digest: secret.Digest(tok),
 		Attempts: 1, Expires: copyT0.Add(5 * time.Minute), Created: copyT0}))
 
+	// A queued mail with its template data, and a password reset token.
+	must(s.EnqueueMail(ctx, &model.Mail{ID: uuid.New(), UserID: &f.alice.ID, Template: model.MailPasswordReset, To: f.alice.Email,
+		Data: model.MailData{User: model.MailUserOf(f.alice), Link: "https://panel.example.com/auth/reset-password?token=x", ExpiresIn: "20 minutes"},
+		Created: copyT0.Add(6 * time.Second)}))
+	tok = secret.RandomString(96)
+	_, err := d.ExecContext(ctx, "INSERT INTO password_reset_tokens (id, user_id, key_start, digest, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+		uuid.New(), f.alice.ID, tok[:16], secret.Digest(tok), copyT0, copyT0.Add(20*time.Minute))
+	must(err)
+
 	// History, with and without the optional columns.
 	ip := "203.0.113.7"
 	f.activityData = `{"name":"ci","ips":["10.0.0.0/8"],"note":"naïve"}`

@@ -97,6 +97,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"SetUserFlag":         func(ctx context.Context) error { _, err := s.SetUserFlag(ctx, id, model.FlagAdmin, true); return err },
 			"ListUsers":           func(ctx context.Context) error { _, _, err := s.ListUsers(ctx, lq); return err },
 			"DeleteUser":          func(ctx context.Context) error { _, err := s.DeleteUser(ctx, id); return err },
+			"EnqueueMail":         func(ctx context.Context) error { return s.EnqueueMail(ctx, &model.Mail{ID: id, To: "x@example.com"}) },
 			"EnsurePendingTOTPSecret": func(ctx context.Context) error {
 				_, err := s.EnsurePendingTOTPSecret(ctx, id, "s", now, now)
 				return err
