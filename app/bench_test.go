@@ -71,3 +71,18 @@ func BenchmarkAccountRESTRateLimited(b *testing.B) {
 		cfg.RateLimits[web.RateClient] = web.RateRule{Limit: 1 << 30, Window: time.Minute}
 	}, accountRequest)
 }
+
+// BenchmarkVerifyREST is the forward-auth check a reverse proxy makes for
+// every request of the app it protects, with a permission to check. The
+// per-IP limit is on and would refuse the second request: the check is
+// left out of it, and stays one query and no write.
+func BenchmarkVerifyREST(b *testing.B) {
+	benchReadWith(b, func(cfg *app.Config) {
+		cfg.RateLimit = true
+		cfg.RateLimits[web.RateClient] = web.RateRule{Limit: 1, Window: time.Hour}
+	}, func(cookie *http.Cookie) (*http.Request, []byte) {
+		r := httptest.NewRequest(http.MethodGet, "/api/auth/verify?permission=activity.read", nil)
+		r.AddCookie(cookie)
+		return r, nil
+	})
+}

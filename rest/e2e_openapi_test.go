@@ -96,6 +96,7 @@ func TestRESTOpenAPITour(t *testing.T) {
 		ok(bot.Do(http.MethodGet, api, nil))
 		ok(bot.Do(http.MethodGet, api+"/api-keys", nil))
 		ok(bot.Do(http.MethodGet, api+"/sessions", nil))
+		ok(bot.Do(http.MethodGet, "/api/auth/verify?permission=sessions.read", nil))
 		apptest.WantStatus(t, bot.Do(http.MethodPost, api+"/logout", nil), http.StatusBadRequest)
 
 		// Sessions.

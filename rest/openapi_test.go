@@ -75,12 +75,20 @@ func TestOpenAPIStatuses(t *testing.T) {
 			want := []string{"200", "500"}
 			public := op.Security != nil && len(*op.Security) == 0
 			if !public {
-				want = append(want, "401", "403", "429")
+				want = append(want, "401", "403")
+			}
+			// An operation the per-IP limit leaves out says so
+			// (x-per-ip-limit: false, the forward-auth check); every
+			// other can be refused by it.
+			if limited, ok := op.Extensions["x-per-ip-limit"].(bool); !public && (!ok || limited) {
+				want = append(want, "429")
 			}
 			if method != http.MethodGet && method != http.MethodHead {
 				want = append(want, "403") // cross-origin refusal
 			}
-			if method == http.MethodGet {
+			// A GET whose answer is documented as Cache-Control: no-store
+			// carries no ETag, so nothing is revalidated.
+			if method == http.MethodGet && !noStore(op) {
 				want = append(want, "304")
 			}
 			if op.RequestBody != nil {
@@ -108,4 +116,18 @@ func TestOpenAPIStatuses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noStore reports whether op's 200 answer is documented as never stored
+// (Cache-Control: no-store).
+func noStore(op *openapi3.Operation) bool {
+	ok := op.Responses.Value("200")
+	if ok == nil || ok.Value == nil {
+		return false
+	}
+	h := ok.Value.Headers["Cache-Control"]
+	if h == nil || h.Value == nil || h.Value.Schema == nil || h.Value.Schema.Value == nil {
+		return false
+	}
+	return h.Value.Schema.Value.Const == "no-store"
 }

@@ -63,6 +63,9 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc("POST /api/auth/login", h.login)
 	m.HandleFunc("POST /api/auth/login/checkpoint", h.checkpoint)
 	m.HandleFunc("GET /api/openapi.json", h.getOpenAPI)
+	// (ours) Forward auth for apps behind a reverse proxy: the same
+	// authentication as every /api/client route.
+	m.Handle("GET "+VerifyPath, noStore(authenticated(h.verify)))
 
 	client("GET /api/client/account", h.getAccount)
 	client("PATCH /api/client/account", h.patchAccount)
