@@ -189,18 +189,7 @@ func (a *App) routes() http.Handler {
 	// Which operations have a limit of their own is web's table: REST
 	// routes by it here, GraphQL fields in graph's executor.
 	limitGraphQL := limits.Middleware(func(*http.Request) string { return web.RateClient }, graph.WriteError)
-	// The forward-auth check is left out of the per-IP limit: a proxy asks
-	// it once per request of the app it protects, assets included, so
-	// counting it would spend the client's API budget on page loads, and
-	// nginx's auth_request turns a 429 into a 500. It costs one indexed
-	// query and no write, and a proxy can limit what reaches it.
-	restRule := func(r *http.Request) string {
-		if r.URL.Path == rest.VerifyPath {
-			return ""
-		}
-		return web.RESTRateRule(r)
-	}
-	limitREST := limits.Middleware(restRule, func(w http.ResponseWriter, r *http.Request, err error) {
+	limitREST := limits.Middleware(web.RESTRateRule, func(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteError(w, r, a.Logger, err)
 	})
 

@@ -15,8 +15,8 @@ import (
 // VerifyPath is the forward-auth route (ours): reverse proxies (nginx
 // auth_request, Traefik ForwardAuth, Caddy forward_auth) ask it about
 // every request to an app they protect. The per-IP limit leaves it out
-// (see app.routes).
-const VerifyPath = "/api/auth/verify"
+// (see web.ForwardAuthPath).
+const VerifyPath = web.ForwardAuthPath
 
 // The response headers a proxy copies to the app behind it.
 const (

@@ -24,11 +24,21 @@ var operationLimits = [...]RateLimitedOperation{
 	{RateRegister, "/api/auth/register", "register"},
 }
 
+// ForwardAuthPath is the forward-auth check (ours), which counts against
+// no per-IP limit: a proxy asks it once per request of the app it protects,
+// assets included, so counting it would spend the client's API budget on
+// page loads, and nginx's auth_request turns a 429 into a 500. It costs
+// one indexed query and no write, and a proxy can limit what reaches it.
+const ForwardAuthPath = "/api/auth/verify"
+
 // RESTRateRule names the per-IP limit a REST request counts against: its
-// operation's own, or the client limit for every other route. (A REST
-// sign-in counts against its own limit only; the client limit is for
-// everything else.)
+// operation's own, none for the forward-auth check, or the client limit for
+// every other route. (A REST sign-in counts against its own limit only; the
+// client limit is for everything else.)
 func RESTRateRule(r *http.Request) string {
+	if r.URL.Path == ForwardAuthPath {
+		return ""
+	}
 	for _, op := range operationLimits {
 		if r.URL.Path == op.RESTPath {
 			return op.Rule

@@ -18,6 +18,8 @@ func TestRateRules(t *testing.T) {
 		"/api/auth/login/":                RateClient,
 		"/api/client/account/api-keys/x":  RateClient,
 		"/api/auth/login/checkpoint/more": RateClient,
+		"/api/auth/verify":                "",
+		"/api/auth/verify/":               RateClient,
 	}
 	for path, want := range rest {
 		if got := RESTRateRule(httptest.NewRequest(http.MethodPost, path, nil)); got != want {
