@@ -6,15 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"accountd/db"
-	"accountd/secret"
+	"accountd/db/dbtest"
 )
 
 func testEnv(vars map[string]string) func(string) string {
@@ -122,42 +119,9 @@ func testIO(out, err io.Writer) stdio {
 // as the server's start does (here a role that may use its schema but not
 // create in it).
 func TestMigrateCommandExplains(t *testing.T) {
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set")
-	}
-	ctx := context.Background()
-	admin, err := db.Open(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	suffix := strings.ToLower(secret.RandomString(10))
-	role, schema := "accountd_m_"+suffix, "m_"+suffix
-	for _, s := range []string{"CREATE ROLE " + role + " LOGIN", "CREATE SCHEMA " + schema, "GRANT USAGE ON SCHEMA " + schema + " TO " + role} {
-		if _, err := admin.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, s := range []string{"DROP SCHEMA " + schema + " CASCADE", "DROP OWNED BY " + role + " CASCADE", "DROP ROLE " + role} {
-			admin.ExecContext(context.Background(), s) //nolint:errcheck // best effort
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
+	role, schema, dbURL := dbtest.RestrictedRole(t)
 	var out bytes.Buffer
-	err = run(ctx, []string{"migrate"}, testEnv(map[string]string{"DATABASE_URL": u.String()}), testIO(&out, &out))
-	if err != nil && strings.Contains(err.Error(), "authentication") {
-		t.Skipf("the server does not let a new role in: %v", err)
-	}
+	err := run(context.Background(), []string{"migrate"}, testEnv(map[string]string{"DATABASE_URL": dbURL}), testIO(&out, &out))
 	if err == nil || !strings.Contains(err.Error(), "GRANT CREATE ON SCHEMA "+schema+" TO "+role) {
 		t.Fatalf("migrate as a role without CREATE: %v", err)
 	}

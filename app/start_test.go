@@ -18,7 +18,6 @@ import (
 	"accountd/app/apptest"
 	"accountd/db"
 	"accountd/db/dbtest"
-	"accountd/secret"
 )
 
 // withPassword adds a password to a PostgreSQL URL. The test server
@@ -245,40 +244,8 @@ func TestNewExplainsSQLitePath(t *testing.T) {
 // start-up, and its password is never repeated.
 func TestNewExplainsPostgresPrivileges(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set")
-	}
-	ctx := context.Background()
-	admin, err := db.Open(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	suffix := strings.ToLower(secret.RandomString(10))
-	role, schema := "accountd_t_"+suffix, "t_"+suffix
-	for _, s := range []string{"CREATE ROLE " + role + " LOGIN", "CREATE SCHEMA " + schema, "GRANT USAGE ON SCHEMA " + schema + " TO " + role} {
-		if _, err := admin.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	defer func() {
-		for _, s := range []string{"DROP SCHEMA " + schema + " CASCADE", "DROP OWNED BY " + role + " CASCADE", "DROP ROLE " + role} {
-			if _, err := admin.ExecContext(ctx, s); err != nil {
-				t.Errorf("%s: %v", s, err)
-			}
-		}
-	}()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword(role, "hunter2-secret")
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	_, _, err = newApp(t, u.String())
+	role, schema, dbURL := dbtest.RestrictedRole(t)
+	_, _, err := newApp(t, dbURL)
 	if err == nil {
 		t.Fatal("started without the right to create tables")
 	}
@@ -289,7 +256,7 @@ func TestNewExplainsPostgresPrivileges(t *testing.T) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
 	}
-	if strings.Contains(msg, "hunter2-secret") {
+	if strings.Contains(msg, dbtest.RolePassword) {
 		t.Errorf("error %q holds the password", msg)
 	}
 }
