@@ -126,7 +126,7 @@ func fillCopySource(t *testing.T, d *db.DB) *copyFixture {
 
 	// A queued mail with its template data, and a password reset token.
 	must(s.EnqueueMail(ctx, &model.Mail{ID: uuid.New(), UserID: &f.alice.ID, Template: model.MailPasswordReset, To: f.alice.Email,
-		Data: model.MailData{User: model.MailUserOf(f.alice), Link: "https://panel.example.com/auth/reset-password?token=x", ExpiresIn: "20 minutes"},
+		Data:    model.MailData{User: model.MailUserOf(f.alice), Link: "https://panel.example.com/auth/reset-password?token=x", ExpiresIn: "20 minutes"},
 		Created: copyT0.Add(6 * time.Second)}))
 	tok = secret.RandomString(96)
 	_, err := d.ExecContext(ctx, "INSERT INTO password_reset_tokens (id, user_id, key_start, digest, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
