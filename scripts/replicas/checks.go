@@ -216,7 +216,9 @@ func (d *driver) checkRecoveryCode(ctx context.Context) error {
 }
 
 // checkRateLimit sends twice the client limit from one address at once
-// and expects exactly the limit to pass in total.
+// and expects no more than the limit to pass in total — and no fewer than
+// the limit less one lease per server: hits a server reserved ahead and
+// then had no requests for refuse the others early, never late.
 func (d *driver) checkRateLimit(ctx context.Context, how, ip, name string) error {
 	c := d.client(ip)
 	u := e2e.NewUser(name)
@@ -245,9 +247,10 @@ func (d *driver) checkRateLimit(ctx context.Context, how, ip, name string) error
 			break
 		}
 	}
-	d.report(passed == clientLimit && refused == clientLimit,
-		fmt.Sprintf("e. the shared per-IP limit (RATE_LIMIT_CLIENT=%d/%s): %d requests from %s %s → exactly %d pass in total",
-			clientLimit, clientWindow, 2*clientLimit, ip, how, clientLimit),
+	least := clientLimit - len(d.servers)*(1+clientLimit/8)
+	d.report(passed <= clientLimit && passed >= least && passed+refused == 2*clientLimit,
+		fmt.Sprintf("e. the shared per-IP limit (RATE_LIMIT_CLIENT=%d/%s): %d requests from %s %s → %d to %d pass in total, the rest 429",
+			clientLimit, clientWindow, 2*clientLimit, ip, how, least, clientLimit),
 		"answers %s; per server %s; X-RateLimit-Limit: %s", histogram(answers), where, limitHeader)
 	return nil
 }
