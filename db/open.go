@@ -8,6 +8,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -131,11 +132,38 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	bdb.AddQueryHook(countHook{d.counts})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqldb.PingContext(pingCtx); err != nil {
+	if err := ping(pingCtx, sqldb, dialect); err != nil {
 		d.Close()
 		return nil, d.explainOpen(err, secret)
 	}
 	return d, nil
+}
+
+// ping opens the first connection. On SQLite it tries again while the file
+// is busy: the first connections to a new file switch it to WAL, which
+// needs the file to themselves, and SQLite refuses the loser of two such
+// switches at once without waiting out the busy timeout — two processes
+// (a server and a command, several migrators) opening a new database
+// together must not fail for that.
+func ping(ctx context.Context, sqldb *sql.DB, dialect Dialect) error {
+	for {
+		err := sqldb.PingContext(ctx)
+		if err == nil || dialect != SQLite || !sqliteBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (any extended
+// code of it).
+func sqliteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5
 }
 
 // sqliteDSN turns "sqlite:PATH" (or a bare path) into a modernc DSN whose
