@@ -60,6 +60,14 @@ func serve(ctx context.Context, cfg *app.Config, logger *slog.Logger) error {
 	go func() { defer close(cleanupDone); a.RunCleanup(cleanupCtx) }()
 	// The clean-up stops before the pool closes (deferred above).
 	defer func() { stopCleanup(); <-cleanupDone }()
+	// The mail sender outlives the signal: mail queued by the requests
+	// still being served while draining leaves too. It stops on return,
+	// after them and before the pool closes; an SMTP conversation under
+	// way finishes first (15 s at most).
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); a.RunMailSender(senderCtx) }()
+	defer func() { stopSender(); <-senderDone }()
 
 	select {
 	case err := <-errc:

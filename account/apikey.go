@@ -77,7 +77,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor *model.Actor, in APIKe
 		if err := s.apiKeys.CreateAPIKey(ctx, &k); err != nil {
 			return err
 		}
-		return s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyCreate, createData(&k))
+		if err := s.record(ctx, k.UserID, actor, actor.IP, model.EventAPIKeyCreate, createData(&k)); err != nil {
+			return err
+		}
+		return s.actorNotice(ctx, actor, actor.User, model.MailNoticeAPIKeyCreated, k.Name)
 	})
 	if err != nil {
 		return nil, keyWriteError(err)

@@ -25,14 +25,24 @@ type CleanupResult struct {
 	RateLimits  int
 	// LoginAttempts counts the budgets of unknown sign-in identifiers.
 	LoginAttempts int
+	// SecurityKeys counts registrations left unfinished past
+	// WEBAUTHN_TIMEOUT; Ceremonies, sign-in challenges never answered.
+	SecurityKeys int
+	Ceremonies   int
+	// ResetTokens counts expired password-reset links; EmailVerifications
+	// expired address confirmations.
+	ResetTokens        int
+	EmailVerifications int
 }
 
 // Cleanup deletes what has expired: API keys past their expiry and
 // sessions idle past SESSION_DURATION (both already invisible and refused,
 // so only storage is reclaimed), two-factor confirmation tokens, activity
 // older than ACTIVITY_RETENTION, counter windows that ended a day ago and
-// budgets of unknown sign-in identifiers unused for two days, so no table
-// grows without bound. Each statement deletes a bounded batch,
+// budgets of unknown sign-in identifiers unused for two days, security-key
+// registrations and sign-in ceremonies older than WEBAUTHN_TIMEOUT, and
+// expired password-reset and address-confirmation tokens, so no table grows
+// without bound. Each statement deletes a bounded batch,
 // so a large backlog never holds locks for long; a pass repeats batches
 // until one comes back short.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
@@ -58,6 +68,12 @@ func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 		{&res.LoginAttempts, func(ctx context.Context, now time.Time, limit int) (int, error) {
 			return s.attempts.DeleteStaleLoginAttempts(ctx, now.Add(-staleAttemptAge), limit)
 		}},
+		{&res.SecurityKeys, func(ctx context.Context, now time.Time, limit int) (int, error) {
+			return s.securityKeys.DeletePendingSecurityKeys(ctx, now.Add(-s.cfg.SecurityKeys.timeout()), limit)
+		}},
+		{&res.Ceremonies, s.securityKeys.DeleteExpiredCeremonies},
+		{&res.ResetTokens, s.resetTokens.DeleteExpiredResetTokens},
+		{&res.EmailVerifications, s.emailVerifications.DeleteExpiredEmailVerifications},
 	} {
 		for {
 			n, err := job.del(ctx, now, purgeBatch)

@@ -463,3 +463,33 @@ func TestCleanupUnknownLoginBudgets(t *testing.T) {
 		}
 	})
 }
+
+// TestCleanupMailTokens: an expired password-reset link and an expired
+// address confirmation are deleted; live ones stay.
+func TestCleanupMailTokens(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, withVerifyChanges(mailConfig()))
+		alice := e.register("cleanmail")
+		e.resetToken(alice.User)
+		e.changeEmail(alice, "cleanmail.new@example.org")
+		if n := e.count("password_reset_tokens", "") + e.count("email_verifications", ""); n != 2 {
+			t.Fatalf("%d tokens stored, want 2", n)
+		}
+		if res := saCleanup(t, e); res != (account.CleanupResult{}) {
+			t.Fatalf("cleanup of live tokens = %+v, want nothing", res)
+		}
+		e.clock.Advance(21 * time.Minute)
+		if res := saCleanup(t, e); res != (account.CleanupResult{ResetTokens: 1}) {
+			t.Fatalf("cleanup after 21 min = %+v, want the reset link", res)
+		}
+		e.clock.Advance(24 * time.Hour)
+		// (The address's reset throttle window, a day old, goes too.)
+		if res := saCleanup(t, e); res.EmailVerifications != 1 || res.ResetTokens != 0 {
+			t.Fatalf("cleanup after a day = %+v, want the confirmation", res)
+		}
+		if n := e.count("password_reset_tokens", "") + e.count("email_verifications", ""); n != 0 {
+			t.Fatalf("%d tokens left", n)
+		}
+	})
+}

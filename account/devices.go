@@ -62,6 +62,18 @@ func signInBudget(userID uuid.UUID, dev *model.Device) budget {
 	return accountBudget(userID)
 }
 
+// signInDevice is issueDevice for u signing in from client: a new device
+// (a browser the account has not signed in from, or that lost its cookie)
+// also mails the account the new-device notice (notices.go), in the same
+// transaction. Every sign-in that mints a session calls this.
+func (s *Service) signInDevice(ctx context.Context, u *model.User, client model.Client, presented string, dev *model.Device) (string, uuid.UUID, error) {
+	tok, id, err := s.issueDevice(ctx, u.ID, presented, dev)
+	if err != nil || (dev != nil && dev.ID == id) {
+		return tok, id, err
+	}
+	return tok, id, s.notice(ctx, u, model.MailNoticeNewDevice, client.IP, client.UserAgent, truncate(client.UserAgent, maxEventUserAgentLen))
+}
+
 // issueDevice runs in a sign-in's minting transaction and returns the
 // device token the response sets, and the device's id for the session:
 // the presented device, touched, when it is the account's; otherwise a

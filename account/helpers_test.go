@@ -187,7 +187,8 @@ func (e *env) withStore(a account.ActivityStore) *env {
 
 // storesOf hands every store interface to s, as the server does.
 func storesOf(s *db.Store) account.Stores {
-	return account.Stores{Tx: s, Users: s, Sessions: s, APIKeys: s, TwoFactor: s, Activities: s, Attempts: s, Throttle: s, Operators: s, Mail: s}
+	return account.Stores{Tx: s, Users: s, Sessions: s, APIKeys: s, TwoFactor: s, Activities: s, Attempts: s, Throttle: s, Operators: s, Mail: s,
+		ResetTokens: s, EmailVerifications: s, SecurityKeys: s}
 }
 
 // secret remembers values that must never be recorded.

@@ -124,8 +124,11 @@ func (s *Service) SetPasswordFor(ctx context.Context, ref, password string) (*mo
 		if err := s.twoFactor.DeleteLoginTokens(ctx, u.ID); err != nil {
 			return err
 		}
-		return s.record(ctx, u.ID, nil, netip.Addr{}, model.EventPasswordChanged,
-			map[string]any{"by": "operator", "revoked_sessions": ended, "revoked_api_keys": 0})
+		if err := s.record(ctx, u.ID, nil, netip.Addr{}, model.EventPasswordChanged,
+			map[string]any{"by": "operator", "revoked_sessions": ended, "revoked_api_keys": 0}); err != nil {
+			return err
+		}
+		return s.notice(ctx, u, model.MailNoticePasswordChanged, netip.Addr{}, "", "")
 	})
 	if err != nil {
 		return nil, 0, model.AsError(err)

@@ -103,7 +103,9 @@ type UpdateEmailInput struct {
 	Password string
 }
 
-// UpdateEmail changes the e-mail address.
+// UpdateEmail changes the e-mail address: at once, or with
+// EMAIL_VERIFY_CHANGES once the link mailed to the new address is opened
+// (ConfirmEmail). Either way the old address is told.
 func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in UpdateEmailInput) (*model.User, error) {
 	var v model.Validation
 	checkEmail(&v, "email", in.Email)
@@ -126,8 +128,8 @@ func (s *Service) UpdateEmail(ctx context.Context, actor *model.Actor, in Update
 		return nil, err
 	}
 	taken := &model.Error{Code: model.CodeConflict, Message: "email already in use", Field: "email"}
-	updated, err := s.change(ctx, actor, model.EventEmailChanged, map[string]string{"old": u.Email, "new": in.Email}, taken,
-		func(ctx context.Context) error { return s.users.SetEmail(ctx, u.ID, in.Email, s.now()) })
+	// At once, or once the new address confirms it (emailchange.go).
+	updated, err := s.changeEmail(ctx, actor, in.Email, taken)
 	return s.countTaken(ctx, u.ID, updated, err, taken)
 }
 
@@ -207,6 +209,9 @@ func (s *Service) ChangePassword(ctx context.Context, actor *model.Actor, in Cha
 		}
 		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventPasswordChanged, map[string]int{
 			"revoked_sessions": res.RevokedSessions, "revoked_api_keys": res.RevokedAPIKeys}); err != nil {
+			return err
+		}
+		if err := s.actorNotice(ctx, actor, cur, model.MailNoticePasswordChanged, ""); err != nil {
 			return err
 		}
 		res.User, err = s.users.UserByID(ctx, u.ID)

@@ -5,6 +5,7 @@
 package account
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,6 +38,17 @@ type Config struct {
 	TwoFactorRequirement TwoFactorRequirement
 	// ActivityRetention is how long activity records are kept.
 	ActivityRetention time.Duration
+	// EmailVerifyChanges makes an address change wait until the link
+	// mailed to the new address is opened (EMAIL_VERIFY_CHANGES).
+	EmailVerifyChanges bool
+	// EmailVerifySignup mails a new account a link that confirms its
+	// address (EMAIL_VERIFY_SIGNUP).
+	EmailVerifySignup bool
+	// ForgotLimit is the per-address limit of password reset requests
+	// (RATE_LIMIT_FORGOT's numbers); zero means 10 an hour.
+	ForgotLimit Limit
+	// SecurityKeys configures WebAuthn (securitykeys.go).
+	SecurityKeys SecurityKeyConfig
 }
 
 // touchInterval is how stale a credential's last-use record may get before
@@ -70,6 +82,22 @@ type Service struct {
 	OnAttemptRefused func()
 	// deviceStripes serialise the checks of one device (devices.go).
 	deviceStripes [64]sync.Mutex
+
+	resetTokens        ResetTokenStore
+	emailVerifications EmailVerificationStore
+	// LimitIP, if set, counts a request of the client in ctx against the
+	// per-IP limit named rule and refuses it once over: the limits the
+	// service applies itself, where the contract ranks them after
+	// validation (RateForgot, RateReset, the security-key sign-in's).
+	LimitIP func(ctx context.Context, rule string) error
+	// background tracks the work started after an answer (Wait).
+	background sync.WaitGroup
+	// Background, if set, is given that work to run instead of a new
+	// goroutine: tests hold it back to see what an answer itself cost.
+	Background func(run func())
+
+	// securityKeys keeps WebAuthn credentials and ceremonies.
+	securityKeys SecurityKeyStore
 }
 
 // New returns a Service on the given stores; each must be set.
@@ -83,9 +111,13 @@ func New(st Stores, hasher *secret.PasswordHasher, catalog *model.PermissionCata
 	if cfg.ActivityRetention <= 0 {
 		cfg.ActivityRetention = 90 * 24 * time.Hour
 	}
+	if cfg.ForgotLimit.Hits <= 0 || cfg.ForgotLimit.Window <= 0 {
+		cfg.ForgotLimit = Limit{Hits: 10, Window: time.Hour}
+	}
 	return &Service{tx: st.Tx, users: st.Users, sessions: st.Sessions, apiKeys: st.APIKeys,
 		twoFactor: st.TwoFactor, activities: st.Activities, attempts: st.Attempts, throttle: st.Throttle, operators: st.Operators, mail: st.Mail, hasher: hasher, catalog: catalog, cfg: cfg, log: log,
-		Now: func() time.Time { return time.Now() }}
+		resetTokens: st.ResetTokens, emailVerifications: st.EmailVerifications,
+		securityKeys: st.SecurityKeys, Now: func() time.Time { return time.Now() }}
 }
 
 // now is the service clock in UTC at the precision both engines store.

@@ -108,7 +108,7 @@ func (s *Service) Login(ctx context.Context, client model.Client, in LoginInput)
 		}
 		var err error
 		var deviceID uuid.UUID
-		if res.DeviceToken, deviceID, err = s.issueDevice(ctx, u.ID, in.Device, dev); err != nil {
+		if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, in.Device, dev); err != nil {
 			return err
 		}
 		res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID)
@@ -201,6 +201,13 @@ func (s *Service) Register(ctx context.Context, client model.Client, in Register
 	err = s.tx.InTx(ctx, func(ctx context.Context) error {
 		if err := s.users.CreateUser(ctx, u, true); err != nil {
 			return err
+		}
+		if s.cfg.EmailVerifySignup {
+			// The link that confirms the address (emailchange.go); the
+			// account signs in and works meanwhile.
+			if err := s.startVerification(ctx, u, u.Email, model.MailEmailVerify); err != nil {
+				return err
+			}
 		}
 		res.SessionToken, res.Session, err = s.startSession(ctx, u, client, nil)
 		return err

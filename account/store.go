@@ -33,6 +33,12 @@ type Stores struct {
 	Throttle   ThrottleStore
 	Operators  OperatorStore
 	Mail       MailStore
+	// ResetTokens and EmailVerifications keep the tokens of password
+	// resets and address confirmations (reset.go, emailchange.go).
+	ResetTokens        ResetTokenStore
+	EmailVerifications EmailVerificationStore
+	// SecurityKeys keeps WebAuthn credentials and ceremonies.
+	SecurityKeys SecurityKeyStore
 }
 
 // Transactor runs several writes as one: fn receives a context carrying
@@ -248,10 +254,129 @@ type OperatorStore interface {
 	DeleteUser(ctx context.Context, id uuid.UUID) (bool, error)
 }
 
+// ResetTokenStore keeps password reset tokens (REST.md §7): a token's
+// lookup prefix and digest only. A token is consumed by one conditional
+// delete, so two concurrent uses cannot both succeed.
+type ResetTokenStore interface {
+	CreateResetToken(ctx context.Context, t *model.PasswordResetToken) error
+	// ResetTokenCreatedSince reports whether userID has an unused token
+	// created after since.
+	ResetTokenCreatedSince(ctx context.Context, userID uuid.UUID, since time.Time) (bool, error)
+	// ResetTokenByKeyStart returns the token with the lookup prefix,
+	// expired or not.
+	ResetTokenByKeyStart(ctx context.Context, keyStart string) (*model.PasswordResetToken, error)
+	// ConsumeResetToken deletes the token unless it expired by now, and
+	// reports whether it did: its single use.
+	ConsumeResetToken(ctx context.Context, id uuid.UUID, now time.Time) (bool, error)
+	// DeleteResetTokens deletes every token of userID and returns how
+	// many.
+	DeleteResetTokens(ctx context.Context, userID uuid.UUID) (int, error)
+	// DeleteExpiredResetTokens deletes at most limit expired tokens and
+	// returns how many.
+	DeleteExpiredResetTokens(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// EmailVerificationStore keeps the addresses waiting for their owner to
+// open the link mailed to them (emailchange.go), at most one per account,
+// with the token's lookup prefix and digest only; and sets what a
+// confirmation proves.
+type EmailVerificationStore interface {
+	// ReplaceEmailVerification makes v its user's one pending
+	// verification; an earlier one is deleted.
+	ReplaceEmailVerification(ctx context.Context, v *model.EmailVerification) error
+	// EmailVerificationByKeyStart returns the verification with the
+	// lookup prefix, expired or not.
+	EmailVerificationByKeyStart(ctx context.Context, keyStart string) (*model.EmailVerification, error)
+	// PendingEmailVerification returns userID's verification unless it
+	// expired by now.
+	PendingEmailVerification(ctx context.Context, userID uuid.UUID, now time.Time) (*model.EmailVerification, error)
+	// ConsumeEmailVerification deletes the verification unless it
+	// expired by now, and reports whether it did: the link's single use.
+	ConsumeEmailVerification(ctx context.Context, id uuid.UUID, now time.Time) (bool, error)
+	// DeleteEmailVerifications deletes userID's verification and reports
+	// whether there was one.
+	DeleteEmailVerifications(ctx context.Context, userID uuid.UUID) (bool, error)
+	// DeleteExpiredEmailVerifications deletes at most limit expired
+	// verifications and returns how many.
+	DeleteExpiredEmailVerifications(ctx context.Context, now time.Time, limit int) (int, error)
+	// ConfirmEmail makes email the user's address, verified; a taken one
+	// is a *model.DuplicateError.
+	ConfirmEmail(ctx context.Context, id uuid.UUID, email string, now time.Time) error
+	// SetEmailVerified marks the user's current address verified.
+	SetEmailVerified(ctx context.Context, id uuid.UUID) error
+}
+
 // MailStore is the outbox as the service sees it: a mail is queued in the
 // transaction of the change that causes it, so the two commit together or
 // not at all; the sender (package mail) delivers it afterwards.
 type MailStore interface {
 	// EnqueueMail adds m to the outbox, due at once.
 	EnqueueMail(ctx context.Context, m *model.Mail) error
+}
+
+// SecurityKeyStore keeps WebAuthn credentials (security keys and
+// passkeys), the registrations in progress — pending keys, which hold their
+// challenge and no credential — and the challenges of sign-in ceremonies.
+// Every write that decides whether a challenge or a counter is accepted is
+// conditional, reporting whether it took effect, so two concurrent uses
+// cannot both succeed.
+type SecurityKeyStore interface {
+	// CreateSecurityKey inserts a pending key; a name the user already
+	// uses is a *model.DuplicateError ("name").
+	CreateSecurityKey(ctx context.Context, k *model.SecurityKey) error
+	// DeletePendingSecurityKey deletes userID's pending key named name,
+	// if there is one.
+	DeletePendingSecurityKey(ctx context.Context, userID uuid.UUID, name string) error
+	// CountSecurityKeys counts userID's keys, pending ones included, or
+	// with configuredOnly those set up.
+	CountSecurityKeys(ctx context.Context, userID uuid.UUID, configuredOnly bool) (int, error)
+	// SecurityKeyByID returns one of userID's keys, pending or not.
+	SecurityKeyByID(ctx context.Context, userID, id uuid.UUID) (*model.SecurityKey, error)
+	// SecurityKeyByCredentialID returns the configured key holding a
+	// credential.
+	SecurityKeyByCredentialID(ctx context.Context, credentialID []byte) (*model.SecurityKey, error)
+	// FinishSecurityKey stores the credential of k (CredentialID,
+	// PublicKey, SignCount, flags, AAGUID, Transports, AttestationFormat)
+	// in the pending key k.ID and reports whether it was still pending; a
+	// credential ID any key holds is a *model.DuplicateError
+	// ("credential_id").
+	FinishSecurityKey(ctx context.Context, k *model.SecurityKey) (bool, error)
+	// CredentialIDs returns the credential IDs of the configured keys of
+	// the given users, oldest first.
+	CredentialIDs(ctx context.Context, userIDs []uuid.UUID) ([][]byte, error)
+	// ListSecurityKeys returns a page of userID's configured keys, oldest
+	// first, and whether more follow; search matches the name.
+	ListSecurityKeys(ctx context.Context, userID uuid.UUID, q model.ListQuery) ([]*model.SecurityKey, bool, error)
+	// CountListedSecurityKeys counts userID's configured keys whose name
+	// contains search.
+	CountListedSecurityKeys(ctx context.Context, userID uuid.UUID, search string) (int, error)
+	// RenameSecurityKey sets a key's name; a name the user already uses
+	// is a *model.DuplicateError ("name").
+	RenameSecurityKey(ctx context.Context, id uuid.UUID, name string) error
+	// DeleteSecurityKey deletes one of userID's keys and reports whether
+	// it existed.
+	DeleteSecurityKey(ctx context.Context, userID, id uuid.UUID) (bool, error)
+	// UseSecurityKey records a verified sign-in with key id: its counter,
+	// backup state and last use, unless a counter at least as high was
+	// recorded meanwhile (a counter of 0 stays acceptable while the
+	// stored one is 0); it reports whether it wrote.
+	UseSecurityKey(ctx context.Context, id uuid.UUID, signCount uint32, backupState bool, now time.Time) (bool, error)
+	// DeletePendingSecurityKeys deletes at most limit pending keys whose
+	// registration began before the given time, and returns how many.
+	DeletePendingSecurityKeys(ctx context.Context, createdBefore time.Time, limit int) (int, error)
+
+	// CreateCeremony stores a sign-in ceremony.
+	CreateCeremony(ctx context.Context, c *model.SecurityKeyCeremony) error
+	// ConsumeCeremony deletes a ceremony and returns it, or nil when it
+	// was consumed already (or never existed).
+	ConsumeCeremony(ctx context.Context, id uuid.UUID) (*model.SecurityKeyCeremony, error)
+	// ConsumeCheckpointCeremony is ConsumeCeremony for the ceremony of a
+	// confirmation token.
+	ConsumeCheckpointCeremony(ctx context.Context, loginTokenID uuid.UUID) (*model.SecurityKeyCeremony, error)
+	// DeleteCheckpointCeremonies deletes the ceremonies of a confirmation
+	// token.
+	DeleteCheckpointCeremonies(ctx context.Context, loginTokenID uuid.UUID) error
+	// DeleteExpiredCeremonies deletes at most limit ceremonies expired at
+	// now, and returns how many.
+	DeleteExpiredCeremonies(ctx context.Context, now time.Time, limit int) (int, error)
 }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"time"
 
@@ -151,6 +152,9 @@ func (s *Service) EnableTwoFactor(ctx context.Context, actor *model.Actor, in Tw
 			if err := s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorEnable, nil); err != nil {
 				return err
 			}
+			if err := s.actorNotice(ctx, actor, u, model.MailNoticeTwoFactorEnabled, ""); err != nil {
+				return err
+			}
 			res.User, err = s.users.UserByID(ctx, u.ID)
 			return err
 		})
@@ -206,7 +210,10 @@ func (s *Service) DisableTwoFactor(ctx context.Context, actor *model.Actor, in T
 		if !ok {
 			return errNotEnabled()
 		}
-		return s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorDisable, map[string]string{"using": using})
+		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventTwoFactorDisable, map[string]string{"using": using}); err != nil {
+			return err
+		}
+		return s.actorNotice(ctx, actor, u, model.MailNoticeTwoFactorOff, "")
 	})
 }
 
@@ -228,7 +235,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, actor *model.Acto
 		if err := s.twoFactor.ReplaceRecoveryCodes(ctx, u.ID, salt, digests, s.now()); err != nil {
 			return err
 		}
-		return s.record(ctx, u.ID, actor, actor.IP, model.EventRecoveryCodesRegenerated, map[string]string{"using": using})
+		if err := s.record(ctx, u.ID, actor, actor.IP, model.EventRecoveryCodesRegenerated, map[string]string{"using": using}); err != nil {
+			return err
+		}
+		return s.actorNotice(ctx, actor, u, model.MailNoticeRecoveryCodes, "")
 	})
 }
 
@@ -371,7 +381,10 @@ func (s *Service) DisableTwoFactorFor(ctx context.Context, login string) (*model
 		if err := s.endCodeRun(ctx, u.ID); err != nil {
 			return err
 		}
-		return s.record(ctx, u.ID, nil, netip.Addr{}, model.EventTwoFactorDisable, map[string]string{"by": "operator"})
+		if err := s.record(ctx, u.ID, nil, netip.Addr{}, model.EventTwoFactorDisable, map[string]string{"by": "operator"}); err != nil {
+			return err
+		}
+		return s.notice(ctx, u, model.MailNoticeTwoFactorOff, netip.Addr{}, "", "")
 	})
 	if err != nil {
 		return nil, model.AsError(err)
@@ -386,6 +399,9 @@ const loginTokenAttempts = 5
 type CheckpointInput struct {
 	ConfirmationToken string
 	Code              string
+	// PublicKeyCredential, when set instead of Code, answers the
+	// checkpoint with a security key (securitykeys_login.go).
+	PublicKeyCredential json.RawMessage
 	// Device is the device cookie the browser presented, if any.
 	Device string
 }
@@ -395,6 +411,9 @@ type CheckpointInput struct {
 // five minutes and allows a few codes; the code is charged to the
 // account's attempt budget like any other.
 func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in CheckpointInput) (*LoginResult, error) {
+	if len(in.PublicKeyCredential) > 0 && string(in.PublicKeyCredential) != "null" {
+		return s.securityKeyCheckpoint(ctx, client, in)
+	}
 	var v model.Validation
 	checkLength(&v, "code", in.Code, totpCodeLen, recoveryCodeLen)
 	if err := v.Err(); err != nil {
@@ -454,7 +473,7 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 				return err
 			}
 			var deviceID uuid.UUID
-			if res.DeviceToken, deviceID, err = s.issueDevice(ctx, u.ID, in.Device, dev); err != nil {
+			if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, in.Device, dev); err != nil {
 				return err
 			}
 			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {

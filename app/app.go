@@ -16,6 +16,7 @@ import (
 	"accountd/account"
 	"accountd/db"
 	"accountd/graph"
+	"accountd/mail"
 	"accountd/metrics"
 	"accountd/model"
 	"accountd/rest"
@@ -35,6 +36,8 @@ type App struct {
 	Service *account.Service
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
+	// Mail delivers the outbox (RunMailSender; app/mail.go).
+	Mail    *mail.Sender
 	handler http.Handler
 	// draining is closed when shutdown starts; /readyz then answers 503.
 	draining chan struct{}
@@ -105,14 +108,21 @@ func NewWithDB(cfg *Config, d *db.DB, logger *slog.Logger) (*App, error) {
 	hasher.OnWait = m.HashWait
 	store := db.NewStore(d)
 	stores := account.Stores{Tx: store, Users: store, Sessions: store, APIKeys: store,
-		TwoFactor: store, Activities: store, Attempts: store, Throttle: store, Operators: store, Mail: store}
+		TwoFactor: store, Activities: store, Attempts: store, Throttle: store, Operators: store, Mail: store,
+		SecurityKeys: store, ResetTokens: store, EmailVerifications: store}
 	svc := account.New(stores, hasher, catalog, account.Config{
 		AppName: cfg.AppName, AppURL: cfg.AppURL.String(), SessionDuration: cfg.SessionDuration, RegistrationEnabled: cfg.RegistrationEnabled,
 		MaxAPIKeys: cfg.MaxAPIKeys, AllowLanguageChange: cfg.AllowLanguageChange,
 		TwoFactorRequirement: cfg.TwoFactorRequirement, ActivityRetention: cfg.ActivityRetention,
+		SecurityKeys:       securityKeys(cfg, logger, m),
+		EmailVerifyChanges: cfg.EmailVerifyChanges, EmailVerifySignup: cfg.EmailVerifySignup, ForgotLimit: forgotLimit(cfg),
 	}, logger)
 	svc.OnAttemptRefused = m.AttemptRefused
-	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, Metrics: m, draining: make(chan struct{})}
+	sender, err := newMailSender(cfg, store, m, logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, DB: d, Store: store, Service: svc, Logger: logger, Metrics: m, Mail: sender, draining: make(chan struct{})}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -137,8 +147,21 @@ func (a *App) Drain() {
 	}
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the database once the service's background work is
+// done.
+func (a *App) Close() error {
+	// Work the service started after an answer (a password reset's mail)
+	// finishes first: it needs the database.
+	a.Service.Wait()
+	return a.DB.Close()
+}
+
+// forgotLimit is the per-address limit of password reset requests:
+// RATE_LIMIT_FORGOT's numbers (REST.md §7.1).
+func forgotLimit(cfg *Config) account.Limit {
+	r := cfg.RateLimits[web.RateForgot]
+	return account.Limit{Hits: r.Limit, Window: r.Window}
+}
 
 func (a *App) routes() http.Handler {
 	cookie := web.SessionCookie{Name: a.Config.SessionCookie, Secure: a.Config.AppURL.Scheme == "https"}
@@ -147,6 +170,14 @@ func (a *App) routes() http.Handler {
 
 	limits := a.rateLimiter()
 	limits.OnRefused = a.Metrics.RateLimited
+	// The limits the service applies itself, after the refusals the
+	// contract ranks first (the security-key sign-in, REST.md §6.6):
+	// counted alike, with the X-RateLimit-* headers on the answer.
+	a.Service.LimitIP = func(ctx context.Context, rule string) error {
+		d := limits.Check(ctx, rule)
+		d.SetHeaders(web.ResponseHeaderFrom(ctx))
+		return d.Err()
+	}
 	gql := graph.NewHandler(&graph.Resolver{Service: a.Service, Cookie: cookie, Device: device, Limits: limits}, graph.Options{
 		Introspection: a.Config.GraphQLIntrospection, Suggestions: a.Config.Development, Logger: a.Logger,
 		OnOperation: a.Metrics.GraphQLOperation,
@@ -168,6 +199,10 @@ func (a *App) routes() http.Handler {
 
 	// The origins CORS_ORIGINS allows are trusted as much as APP_URL's.
 	origins := append([]string{a.Config.AppURL.Scheme + "://" + a.Config.AppURL.Host}, a.Config.CORSOrigins...)
+	// So are the origins WebAuthn ceremonies run on (REST.md §6.1).
+	if a.Config.WebAuthn.On() {
+		origins = append(origins, a.Config.WebAuthn.Origins...)
+	}
 	csrf := func(graphQL bool) *http.CrossOriginProtection {
 		c := http.NewCrossOriginProtection()
 		for _, o := range origins {

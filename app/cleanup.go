@@ -24,7 +24,17 @@ func (a *App) RunCleanup(ctx context.Context) {
 			}
 			continue
 		}
+		// Sent and given-up mail, a week after it was queued.
+		mails, err := a.Mail.Prune(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.Logger.ErrorContext(ctx, "clean-up failed", "err", err)
+			}
+			continue
+		}
 		a.Logger.DebugContext(ctx, "clean-up done", "api_keys", res.APIKeys, "login_tokens", res.LoginTokens,
-			"sessions", res.Sessions, "activities", res.Activities, "rate_limits", res.RateLimits, "login_attempts", res.LoginAttempts)
+			"sessions", res.Sessions, "activities", res.Activities, "rate_limits", res.RateLimits, "login_attempts", res.LoginAttempts,
+			"security_keys", res.SecurityKeys, "ceremonies", res.Ceremonies, "reset_tokens", res.ResetTokens,
+			"email_verifications", res.EmailVerifications, "mails", mails)
 	}
 }

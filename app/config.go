@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"accountd/account"
+	"accountd/mail"
 	"accountd/secret"
 	"accountd/web"
 )
@@ -58,6 +59,16 @@ type Config struct {
 	// MetricsAddr, if set, is the separate address /metrics is served on
 	// (METRICS_ADDR) instead of ListenAddr.
 	MetricsAddr string
+	// WebAuthn configures security keys and passkeys (WEBAUTHN_*,
+	// MAX_SECURITY_KEYS; config_webauthn.go).
+	WebAuthn WebAuthnConfig
+	// Mail is how mail leaves the server (SMTP_URL, MAIL_FROM, MAIL_DIR,
+	// MAIL_MAX_AGE, MAIL_TEMPLATES_DIR; config_mail.go).
+	Mail mail.Config
+	// EmailVerifyChanges and EmailVerifySignup are the address checks
+	// (EMAIL_VERIFY_CHANGES, EMAIL_VERIFY_SIGNUP; config_email.go).
+	EmailVerifyChanges bool
+	EmailVerifySignup  bool
 	// Argon2 overrides the password-hashing cost; nil means
 	// secret.DefaultArgon2. Not settable from the environment: it exists
 	// for tests that create many accounts.
@@ -73,7 +84,10 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	env.loadSessions(c)
 	env.loadPanel(c)
 	env.loadRateLimits(c)
+	env.loadWebAuthn(c)
 	env.loadLogging(c)
+	env.loadMail(c)
+	env.loadEmailChecks(c)
 	if len(env.errs) > 0 {
 		return nil, fmt.Errorf("configuration: %s", strings.Join(env.errs, "; "))
 	}
@@ -252,6 +266,9 @@ func (e *envReader) loadRateLimits(c *Config) {
 		{web.RateLogin, "RATE_LIMIT_LOGIN", "20/5m"},
 		{web.RateCheckpoint, "RATE_LIMIT_CHECKPOINT", "10/5m"},
 		{web.RateRegister, "RATE_LIMIT_REGISTER", "10/1h"},
+		{web.RateForgot, "RATE_LIMIT_FORGOT", "10/1h"},
+		{web.RateReset, "RATE_LIMIT_RESET", "10/5m"},
+		{web.RateSecurityKey, "RATE_LIMIT_SECURITY_KEY", "10/5m"},
 	} {
 		rule, err := web.ParseRateRule(e.str(r.env, r.def))
 		if err != nil {
@@ -259,6 +276,11 @@ func (e *envReader) loadRateLimits(c *Config) {
 			rule, _ = web.ParseRateRule(r.def)
 		}
 		c.RateLimits[r.name] = rule
+	}
+	// One setting, three counters: each security-key options request has
+	// its own, the two answers share one (REST.md §6.1).
+	for _, name := range []string{web.RateSecurityKeyOptions, web.RateSecurityKeyDiscoverable} {
+		c.RateLimits[name] = c.RateLimits[web.RateSecurityKey]
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // PostgreSQL it runs on the pool directly, without database/sql's value
 // conversions. Everything else about it is as for any Store method.
 
-const authUserColumns = `u.id, u.username, u.username_key, u.email, u.email_key, u.name_first, u.name_last,
+const authUserColumns = `u.id, u.username, u.username_key, u.email, u.email_key, u.email_verified, u.name_first, u.name_last,
 	u.role, u.avatar, u.admin, u.frozen, u.suspended, u.language, u.toast_position,
 	u.start_on_grouped_servers, u.require_two_factor, u.password_hash, u.totp_enabled, u.totp_secret,
 	u.totp_last_step, u.totp_last_used, u.recovery_salt, u.created, u.updated`
@@ -30,7 +30,7 @@ FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_start = $1`
 
 // targets are the scan destinations of authUserColumns, in order.
 func (r *userRow) targets(dst []any) []any {
-	return append(dst, &r.ID, &r.Username, &r.UsernameKey, &r.Email, &r.EmailKey, &r.NameFirst, &r.NameLast,
+	return append(dst, &r.ID, &r.Username, &r.UsernameKey, &r.Email, &r.EmailKey, &r.EmailVerified, &r.NameFirst, &r.NameLast,
 		&r.Role, &r.Avatar, &r.Admin, &r.Frozen, &r.Suspended, &r.Language, &r.ToastPosition,
 		&r.StartOnGroupedServers, &r.RequireTwoFactor, &r.PasswordHash, &r.TOTPEnabled, &r.TOTPSecret,
 		&r.TOTPLastStep, &r.TOTPLastUsed, &r.RecoverySalt, &r.Created, &r.Updated)

@@ -34,6 +34,8 @@ type copyFixture struct {
 	loginTokenKey           string
 	activityData            string
 	rateLimitKey, ghostName string
+	securityKey             *model.SecurityKey
+	ceremony                *model.SecurityKeyCeremony
 }
 
 // fillCopySource writes rows into every table through the store, the way
@@ -54,7 +56,7 @@ func fillCopySource(t *testing.T, d *db.DB) *copyFixture {
 	}
 	hash := "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
 	role, avatar := "owner", "https://cdn.example.com/a.png"
-	f.alice = &model.User{ID: uuid.New(), Username: "Alice", Email: "Alice@Example.com", NameFirst: "Zoë", NameLast: "O'Brien",
+	f.alice = &model.User{ID: uuid.New(), Username: "Alice", Email: "Alice@Example.com", EmailVerified: true, NameFirst: "Zoë", NameLast: "O'Brien",
 		Role: &role, Avatar: &avatar, Language: "en", ToastPosition: "bottom_right", PasswordHash: &hash, Created: copyT0}
 	f.bob = &model.User{ID: uuid.New(), Username: "bob", Email: "bob@example.com", NameFirst: "Bob", NameLast: "B",
 		Language: "en", ToastPosition: "top_left", PasswordHash: &hash, Created: copyT0.Add(time.Second)}
@@ -132,6 +134,33 @@ func fillCopySource(t *testing.T, d *db.DB) *copyFixture {
 	_, err := d.ExecContext(ctx, "INSERT INTO password_reset_tokens (id, user_id, key_start, digest, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
 		uuid.New(), f.alice.ID, tok[:16], secret.Digest(tok), copyT0, copyT0.Add(20*time.Minute))
 	must(err)
+	// Bob's pending change of address.
+	tok = secret.RandomString(96)
+	must(s.ReplaceEmailVerification(ctx, &model.EmailVerification{ID: uuid.New(), UserID: f.bob.ID, Email: "Bob.New@Example.com",
+		KeyStart: tok[:16], Digest: secret.Digest(tok), Created: copyT0, Expires: copyT0.Add(24 * time.Hour)}))
+
+	// Alice's security key (every column set) and a pending one; a
+	// sign-in ceremony of hers and a checkpoint ceremony of a token of Bob's.
+	f.securityKey = &model.SecurityKey{ID: uuid.New(), UserID: f.alice.ID, Name: "laptop", Challenge: []byte{1, 2}, Created: copyT0}
+	must(s.CreateSecurityKey(ctx, f.securityKey))
+	f.securityKey.CredentialID, f.securityKey.PublicKey, f.securityKey.SignCount = []byte("credential\x00\xff"), []byte{0xa5, 0x01, 0x02}, 4_000_000_000
+	f.securityKey.BackupEligible, f.securityKey.BackupState, f.securityKey.AAGUID = true, true, make([]byte, 16)
+	f.securityKey.Transports, f.securityKey.AttestationFormat, f.securityKey.Challenge = []string{"internal", "hybrid"}, "none", nil
+	if ok, err := s.FinishSecurityKey(ctx, f.securityKey); err != nil || !ok {
+		t.Fatalf("FinishSecurityKey = %v, %v", ok, err)
+	}
+	if ok, err := s.UseSecurityKey(ctx, f.securityKey.ID, 4_000_000_001, false, copyT0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("UseSecurityKey = %v, %v", ok, err)
+	}
+	must(s.CreateSecurityKey(ctx, &model.SecurityKey{ID: uuid.New(), UserID: f.alice.ID, Name: "pending", Challenge: []byte{3}, Created: copyT0}))
+	f.ceremony = &model.SecurityKeyCeremony{ID: uuid.New(), Kind: model.CeremonyLogin, Challenge: []byte("challenge"),
+		UserIDs: []uuid.UUID{f.alice.ID}, Expires: copyT0.Add(5 * time.Minute), Created: copyT0}
+	must(s.CreateCeremony(ctx, f.ceremony))
+	checkpointToken := &model.LoginToken{ID: uuid.New(), UserID: f.bob.ID, KeyStart: secret.RandomString(16), Digest: []byte{1},
+		Expires: copyT0.Add(5 * time.Minute), Created: copyT0}
+	must(s.CreateLoginToken(ctx, checkpointToken))
+	must(s.CreateCeremony(ctx, &model.SecurityKeyCeremony{ID: uuid.New(), Kind: model.CeremonyCheckpoint, Challenge: []byte("c"),
+		LoginTokenID: &checkpointToken.ID, Expires: copyT0.Add(5 * time.Minute), Created: copyT0}))
 
 	// History, with and without the optional columns.
 	ip := "203.0.113.7"
@@ -308,9 +337,9 @@ func checkCopiedData(t *testing.T, f *copyFixture, src, dst *db.Store) {
 	bob, _ := dst.UserByID(ctx, f.bob.ID)
 	carol, _ := dst.UserByID(ctx, f.carol.ID)
 	switch {
-	case !alice.Admin || alice.Frozen || !alice.StartOnGroupedServers || alice.Language != "de" || *alice.Role != "owner" || alice.NameFirst != "Zoë" || alice.NameLast != "O'Brien":
+	case !alice.Admin || alice.Frozen || !alice.StartOnGroupedServers || alice.Language != "de" || *alice.Role != "owner" || alice.NameFirst != "Zoë" || alice.NameLast != "O'Brien" || !alice.EmailVerified:
 		t.Errorf("alice: %+v", alice)
-	case bob.Admin || !bob.Frozen || !bob.TOTPEnabled || bob.TOTPLastStep != 59_000_123 || bob.TOTPLastUsed == nil || !bob.TOTPLastUsed.Equal(copyT0.Add(3*time.Second)) || string(bob.RecoverySalt) != "0123456789abcdef":
+	case bob.Admin || !bob.Frozen || bob.EmailVerified || !bob.TOTPEnabled || bob.TOTPLastStep != 59_000_123 || bob.TOTPLastUsed == nil || !bob.TOTPLastUsed.Equal(copyT0.Add(3*time.Second)) || string(bob.RecoverySalt) != "0123456789abcdef":
 		t.Errorf("bob: %+v", bob)
 	case !carol.Suspended || carol.PasswordHash != nil || carol.TOTPEnabled || carol.TOTPSecret == nil || !carol.Created.Equal(copyT0.Add(2*time.Second)):
 		t.Errorf("carol: %+v", carol)
@@ -348,6 +377,20 @@ func checkCopiedData(t *testing.T, f *copyFixture, src, dst *db.Store) {
 	p1, _, _ := src.APIKeyByKeyStart(ctx, f.plainKey.KeyStart)
 	p2, _, _ := dst.APIKeyByKeyStart(ctx, f.plainKey.KeyStart)
 	same("plain api key", p1, p2)
+
+	// The security key and the ceremony, as the sign-in reads them.
+	sk1, _ := src.SecurityKeyByCredentialID(ctx, f.securityKey.CredentialID)
+	sk2, err := dst.SecurityKeyByCredentialID(ctx, f.securityKey.CredentialID)
+	if err != nil || sk2 == nil {
+		t.Fatalf("security key on the target: %v, %v", sk2, err)
+	}
+	same("security key", sk1, sk2)
+	if sk2.SignCount != 4_000_000_001 || !sk2.BackupEligible || sk2.BackupState || sk2.LastUsed == nil || len(sk2.Transports) != 2 {
+		t.Errorf("security key on the target: %+v", sk2)
+	}
+	if c, err := dst.ConsumeCeremony(ctx, f.ceremony.ID); err != nil || c == nil || c.UserIDs[0] != f.alice.ID || !c.Expires.Equal(f.ceremony.Expires) {
+		t.Errorf("ceremony on the target: %+v, %v", c, err)
+	}
 
 	// Lists and the rest of the tables, read the same way on both sides.
 	a1, _, err := src.ListActivities(ctx, f.alice.ID, model.ListQuery{Keyset: true, First: 10})

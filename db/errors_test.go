@@ -98,6 +98,12 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"ListUsers":           func(ctx context.Context) error { _, _, err := s.ListUsers(ctx, lq); return err },
 			"DeleteUser":          func(ctx context.Context) error { _, err := s.DeleteUser(ctx, id); return err },
 			"EnqueueMail":         func(ctx context.Context) error { return s.EnqueueMail(ctx, &model.Mail{ID: id, To: "x@example.com"}) },
+			"ClaimMail":           func(ctx context.Context) error { _, err := s.ClaimMail(ctx, now, time.Minute, 10); return err },
+			"MarkMailSent":        func(ctx context.Context) error { _, err := s.MarkMailSent(ctx, id, now); return err },
+			"RetryMail":           func(ctx context.Context) error { _, err := s.RetryMail(ctx, id, now, "e"); return err },
+			"FailMail":            func(ctx context.Context) error { _, err := s.FailMail(ctx, id, now, "e"); return err },
+			"MailBacklog":         func(ctx context.Context) error { _, _, err := s.MailBacklog(ctx); return err },
+			"DeleteFinishedMail":  func(ctx context.Context) error { _, err := s.DeleteFinishedMail(ctx, now, 10); return err },
 			"EnsurePendingTOTPSecret": func(ctx context.Context) error {
 				_, err := s.EnsurePendingTOTPSecret(ctx, id, "s", now, now)
 				return err
@@ -158,6 +164,64 @@ func TestErrorsNameTheOperation(t *testing.T) {
 			"AddHits":                func(ctx context.Context) error { _, _, err := s.AddHits(ctx, "k", now, time.Minute, 3); return err },
 			"CountHits":              func(ctx context.Context) error { _, _, err := s.CountHits(ctx, "k", now, time.Minute); return err },
 			"DeleteRateLimitsBefore": func(ctx context.Context) error { _, err := s.DeleteRateLimitsBefore(ctx, now, 10); return err },
+			"CreateSecurityKey": func(ctx context.Context) error {
+				return s.CreateSecurityKey(ctx, &model.SecurityKey{ID: id, UserID: id, Name: "k"})
+			},
+			"DeletePendingSecurityKey": func(ctx context.Context) error { return s.DeletePendingSecurityKey(ctx, id, "k") },
+			"CountSecurityKeys":        func(ctx context.Context) error { _, err := s.CountSecurityKeys(ctx, id, false); return err },
+			"SecurityKeyByID":          func(ctx context.Context) error { _, err := s.SecurityKeyByID(ctx, id, id); return err },
+			"SecurityKeyByCredentialID": func(ctx context.Context) error {
+				_, err := s.SecurityKeyByCredentialID(ctx, []byte{1})
+				return err
+			},
+			"FinishSecurityKey": func(ctx context.Context) error {
+				_, err := s.FinishSecurityKey(ctx, &model.SecurityKey{ID: id, CredentialID: []byte{1}})
+				return err
+			},
+			"CredentialIDs":    func(ctx context.Context) error { _, err := s.CredentialIDs(ctx, []uuid.UUID{id}); return err },
+			"ListSecurityKeys": func(ctx context.Context) error { _, _, err := s.ListSecurityKeys(ctx, id, lq); return err },
+			"CountListedSecurityKeys": func(ctx context.Context) error {
+				_, err := s.CountListedSecurityKeys(ctx, id, "")
+				return err
+			},
+			"RenameSecurityKey": func(ctx context.Context) error { return s.RenameSecurityKey(ctx, id, "k") },
+			"DeleteSecurityKey": func(ctx context.Context) error { _, err := s.DeleteSecurityKey(ctx, id, id); return err },
+			"UseSecurityKey":    func(ctx context.Context) error { _, err := s.UseSecurityKey(ctx, id, 1, false, now); return err },
+			"DeletePendingSecurityKeys": func(ctx context.Context) error {
+				_, err := s.DeletePendingSecurityKeys(ctx, now, 10)
+				return err
+			},
+			"CreateCeremony": func(ctx context.Context) error {
+				return s.CreateCeremony(ctx, &model.SecurityKeyCeremony{ID: id, Kind: model.CeremonyLogin})
+			},
+			"ConsumeCeremony": func(ctx context.Context) error { _, err := s.ConsumeCeremony(ctx, id); return err },
+			"ConsumeCheckpointCeremony": func(ctx context.Context) error {
+				_, err := s.ConsumeCheckpointCeremony(ctx, id)
+				return err
+			},
+			"DeleteCheckpointCeremonies": func(ctx context.Context) error { return s.DeleteCheckpointCeremonies(ctx, id) },
+			"DeleteExpiredCeremonies":    func(ctx context.Context) error { _, err := s.DeleteExpiredCeremonies(ctx, now, 10); return err },
+			"CreateResetToken": func(ctx context.Context) error {
+				return s.CreateResetToken(ctx, &model.PasswordResetToken{ID: id, UserID: id})
+			},
+			"ResetTokenCreatedSince":   func(ctx context.Context) error { _, err := s.ResetTokenCreatedSince(ctx, id, now); return err },
+			"ResetTokenByKeyStart":     func(ctx context.Context) error { _, err := s.ResetTokenByKeyStart(ctx, "k"); return err },
+			"ConsumeResetToken":        func(ctx context.Context) error { _, err := s.ConsumeResetToken(ctx, id, now); return err },
+			"DeleteResetTokens":        func(ctx context.Context) error { _, err := s.DeleteResetTokens(ctx, id); return err },
+			"DeleteExpiredResetTokens": func(ctx context.Context) error { _, err := s.DeleteExpiredResetTokens(ctx, now, 10); return err },
+			"ReplaceEmailVerification": func(ctx context.Context) error {
+				return s.ReplaceEmailVerification(ctx, &model.EmailVerification{ID: id, UserID: id})
+			},
+			"EmailVerificationByKeyStart": func(ctx context.Context) error { _, err := s.EmailVerificationByKeyStart(ctx, "k"); return err },
+			"PendingEmailVerification":    func(ctx context.Context) error { _, err := s.PendingEmailVerification(ctx, id, now); return err },
+			"ConsumeEmailVerification":    func(ctx context.Context) error { _, err := s.ConsumeEmailVerification(ctx, id, now); return err },
+			"DeleteEmailVerifications":    func(ctx context.Context) error { _, err := s.DeleteEmailVerifications(ctx, id); return err },
+			"DeleteExpiredEmailVerifications": func(ctx context.Context) error {
+				_, err := s.DeleteExpiredEmailVerifications(ctx, now, 10)
+				return err
+			},
+			"ConfirmEmail":     func(ctx context.Context) error { return s.ConfirmEmail(ctx, id, "x@example.com", now) },
+			"SetEmailVerified": func(ctx context.Context) error { return s.SetEmailVerified(ctx, id) },
 		}
 
 		// The table covers every method but InTx, which passes fn's

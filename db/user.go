@@ -19,6 +19,7 @@ type userRow struct {
 	UsernameKey           string     `bun:"username_key"`
 	Email                 string     `bun:"email"`
 	EmailKey              string     `bun:"email_key"`
+	EmailVerified         bool       `bun:"email_verified"`
 	NameFirst             string     `bun:"name_first"`
 	NameLast              string     `bun:"name_last"`
 	Role                  *string    `bun:"role"`
@@ -42,7 +43,7 @@ type userRow struct {
 
 func (r *userRow) model() *model.User {
 	return &model.User{
-		ID: r.ID, Username: r.Username, Email: r.Email, NameFirst: r.NameFirst, NameLast: r.NameLast,
+		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified, NameFirst: r.NameFirst, NameLast: r.NameLast,
 		Role: r.Role, Avatar: r.Avatar, Admin: r.Admin, Frozen: r.Frozen, Suspended: r.Suspended,
 		Language: r.Language, ToastPosition: r.ToastPosition, StartOnGroupedServers: r.StartOnGroupedServers,
 		RequireTwoFactor: r.RequireTwoFactor, PasswordHash: r.PasswordHash, TOTPEnabled: r.TOTPEnabled,
@@ -54,7 +55,7 @@ func (r *userRow) model() *model.User {
 func userRowFrom(u *model.User) *userRow {
 	return &userRow{
 		ID: u.ID, Username: u.Username, UsernameKey: FoldKey(u.Username), Email: u.Email, EmailKey: FoldKey(u.Email),
-		NameFirst: u.NameFirst, NameLast: u.NameLast, Role: u.Role, Avatar: u.Avatar, Admin: u.Admin,
+		EmailVerified: u.EmailVerified, NameFirst: u.NameFirst, NameLast: u.NameLast, Role: u.Role, Avatar: u.Avatar, Admin: u.Admin,
 		Frozen: u.Frozen, Suspended: u.Suspended, Language: u.Language, ToastPosition: u.ToastPosition,
 		StartOnGroupedServers: u.StartOnGroupedServers, RequireTwoFactor: u.RequireTwoFactor,
 		PasswordHash: u.PasswordHash, TOTPEnabled: u.TOTPEnabled, TOTPSecret: u.TOTPSecret,
@@ -153,10 +154,14 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, p model.UserPatch,
 
 // SetEmail changes a user's e-mail address; an unknown id changes nothing
 // and is no error. A taken address is a *model.DuplicateError ("email").
+// Nobody has confirmed the new address, so it is not verified, unless it
+// is the old one in other letter case (the same mailbox).
 func (s *Store) SetEmail(ctx context.Context, id uuid.UUID, email string, now time.Time) (err error) {
 	defer wrap(&err, "db.SetEmail")
+	key := FoldKey(email)
 	_, err = s.conn(ctx).NewUpdate().Model((*userRow)(nil)).Where("id = ?", id).
-		Set("email = ?", email).Set("email_key = ?", FoldKey(email)).Set("updated = ?", now).Exec(ctx)
+		Set("email_verified = CASE WHEN email_key = ? THEN email_verified ELSE ? END", key, false).
+		Set("email = ?", email).Set("email_key = ?", key).Set("updated = ?", now).Exec(ctx)
 	return translate(err)
 }
 

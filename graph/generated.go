@@ -34,6 +34,8 @@ type ResolverRoot interface {
 	ApiKeyConnection() ApiKeyConnectionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	SecurityKey() SecurityKeyResolver
+	SecurityKeyConnection() SecurityKeyConnectionResolver
 	Session() SessionResolver
 	SessionConnection() SessionConnectionResolver
 	TwoFactorStatus() TwoFactorStatusResolver
@@ -89,6 +91,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BeginPasskeyLoginPayload struct {
+		ChallengeID func(childComplexity int) int
+		Options     func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
+	BeginSecurityKeyCheckpointPayload struct {
+		Options    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	BeginSecurityKeyRegistrationPayload struct {
+		Options     func(childComplexity int) int
+		SecurityKey func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	BeginTwoFactorSetupPayload struct {
 		OtpauthURL func(childComplexity int) int
 		QRCode     func(childComplexity int) int
@@ -103,6 +122,11 @@ type ComplexityRoot struct {
 		UserErrors      func(childComplexity int) int
 	}
 
+	ConfirmEmailChangePayload struct {
+		Email      func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	CreateApiKeyPayload struct {
 		APIKey     func(childComplexity int) int
 		Key        func(childComplexity int) int
@@ -114,6 +138,11 @@ type ComplexityRoot struct {
 		UserErrors      func(childComplexity int) int
 	}
 
+	DeleteSecurityKeyPayload struct {
+		DeletedSecurityKeyID func(childComplexity int) int
+		UserErrors           func(childComplexity int) int
+	}
+
 	DisableTwoFactorPayload struct {
 		User       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -123,6 +152,16 @@ type ComplexityRoot struct {
 		RecoveryCodes func(childComplexity int) int
 		User          func(childComplexity int) int
 		UserErrors    func(childComplexity int) int
+	}
+
+	FinishPasskeyLoginPayload struct {
+		User       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	FinishSecurityKeyRegistrationPayload struct {
+		SecurityKey func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
 	}
 
 	LoginCheckpointPayload struct {
@@ -143,23 +182,33 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BeginTwoFactorSetup     func(childComplexity int) int
-		ChangePassword          func(childComplexity int, input ChangePasswordInput) int
-		CreateAPIKey            func(childComplexity int, input CreateAPIKeyInput) int
-		DeleteAPIKey            func(childComplexity int, input DeleteAPIKeyInput) int
-		DisableTwoFactor        func(childComplexity int, input DisableTwoFactorInput) int
-		EnableTwoFactor         func(childComplexity int, input EnableTwoFactorInput) int
-		Login                   func(childComplexity int, input LoginInput) int
-		LoginCheckpoint         func(childComplexity int, input LoginCheckpointInput) int
-		Logout                  func(childComplexity int) int
-		RecreateAPIKey          func(childComplexity int, input RecreateAPIKeyInput) int
-		RegenerateRecoveryCodes func(childComplexity int, input RegenerateRecoveryCodesInput) int
-		Register                func(childComplexity int, input RegisterInput) int
-		RevokeOtherSessions     func(childComplexity int) int
-		RevokeSession           func(childComplexity int, input RevokeSessionInput) int
-		UpdateAPIKey            func(childComplexity int, input UpdateAPIKeyInput) int
-		UpdateAccount           func(childComplexity int, input UpdateAccountInput) int
-		UpdateEmail             func(childComplexity int, input UpdateEmailInput) int
+		BeginPasskeyLogin             func(childComplexity int, input BeginPasskeyLoginInput) int
+		BeginSecurityKeyCheckpoint    func(childComplexity int, input BeginSecurityKeyCheckpointInput) int
+		BeginSecurityKeyRegistration  func(childComplexity int, input BeginSecurityKeyRegistrationInput) int
+		BeginTwoFactorSetup           func(childComplexity int) int
+		ChangePassword                func(childComplexity int, input ChangePasswordInput) int
+		ConfirmEmailChange            func(childComplexity int, input ConfirmEmailChangeInput) int
+		CreateAPIKey                  func(childComplexity int, input CreateAPIKeyInput) int
+		DeleteAPIKey                  func(childComplexity int, input DeleteAPIKeyInput) int
+		DeleteSecurityKey             func(childComplexity int, input DeleteSecurityKeyInput) int
+		DisableTwoFactor              func(childComplexity int, input DisableTwoFactorInput) int
+		EnableTwoFactor               func(childComplexity int, input EnableTwoFactorInput) int
+		FinishPasskeyLogin            func(childComplexity int, input FinishPasskeyLoginInput) int
+		FinishSecurityKeyRegistration func(childComplexity int, input FinishSecurityKeyRegistrationInput) int
+		Login                         func(childComplexity int, input LoginInput) int
+		LoginCheckpoint               func(childComplexity int, input LoginCheckpointInput) int
+		Logout                        func(childComplexity int) int
+		RecreateAPIKey                func(childComplexity int, input RecreateAPIKeyInput) int
+		RegenerateRecoveryCodes       func(childComplexity int, input RegenerateRecoveryCodesInput) int
+		Register                      func(childComplexity int, input RegisterInput) int
+		RequestPasswordReset          func(childComplexity int, input RequestPasswordResetInput) int
+		ResetPassword                 func(childComplexity int, input ResetPasswordInput) int
+		RevokeOtherSessions           func(childComplexity int) int
+		RevokeSession                 func(childComplexity int, input RevokeSessionInput) int
+		UpdateAPIKey                  func(childComplexity int, input UpdateAPIKeyInput) int
+		UpdateAccount                 func(childComplexity int, input UpdateAccountInput) int
+		UpdateEmail                   func(childComplexity int, input UpdateEmailInput) int
+		UpdateSecurityKey             func(childComplexity int, input UpdateSecurityKeyInput) int
 	}
 
 	PageInfo struct {
@@ -208,6 +257,18 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	RequestPasswordResetPayload struct {
+		Accepted   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	ResetPasswordPayload struct {
+		PasswordReset   func(childComplexity int) int
+		RevokedAPIKeys  func(childComplexity int) int
+		RevokedSessions func(childComplexity int) int
+		UserErrors      func(childComplexity int) int
+	}
+
 	RevokeOtherSessionsPayload struct {
 		RevokedCount func(childComplexity int) int
 		UserErrors   func(childComplexity int) int
@@ -216,6 +277,25 @@ type ComplexityRoot struct {
 	RevokeSessionPayload struct {
 		RevokedSessionID func(childComplexity int) int
 		UserErrors       func(childComplexity int) int
+	}
+
+	SecurityKey struct {
+		Created      func(childComplexity int) int
+		CredentialID func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LastUsed     func(childComplexity int) int
+		Name         func(childComplexity int) int
+	}
+
+	SecurityKeyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SecurityKeyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Session struct {
@@ -259,6 +339,11 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	UpdateSecurityKeyPayload struct {
+		SecurityKey func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	User struct {
 		APIKey                func(childComplexity int, id *string, keyStart *string) int
 		APIKeys               func(childComplexity int, first *int, after *string, search *string) int
@@ -267,14 +352,17 @@ type ComplexityRoot struct {
 		Avatar                func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
 		Email                 func(childComplexity int) int
+		EmailVerified         func(childComplexity int) int
 		Frozen                func(childComplexity int) int
 		HasPassword           func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		Language              func(childComplexity int) int
 		NameFirst             func(childComplexity int) int
 		NameLast              func(childComplexity int) int
+		PendingEmail          func(childComplexity int) int
 		RequireTwoFactor      func(childComplexity int) int
 		Role                  func(childComplexity int) int
+		SecurityKeys          func(childComplexity int, first *int, after *string, search *string) int
 		Sessions              func(childComplexity int, first *int, after *string, search *string) int
 		StartOnGroupedServers func(childComplexity int) int
 		Suspended             func(childComplexity int) int
@@ -330,10 +418,28 @@ type MutationResolver interface {
 	RegenerateRecoveryCodes(ctx context.Context, input RegenerateRecoveryCodesInput) (*RegenerateRecoveryCodesPayload, error)
 	RevokeSession(ctx context.Context, input RevokeSessionInput) (*RevokeSessionPayload, error)
 	RevokeOtherSessions(ctx context.Context) (*RevokeOtherSessionsPayload, error)
+	RequestPasswordReset(ctx context.Context, input RequestPasswordResetInput) (*RequestPasswordResetPayload, error)
+	ResetPassword(ctx context.Context, input ResetPasswordInput) (*ResetPasswordPayload, error)
+	ConfirmEmailChange(ctx context.Context, input ConfirmEmailChangeInput) (*ConfirmEmailChangePayload, error)
+	BeginSecurityKeyRegistration(ctx context.Context, input BeginSecurityKeyRegistrationInput) (*BeginSecurityKeyRegistrationPayload, error)
+	FinishSecurityKeyRegistration(ctx context.Context, input FinishSecurityKeyRegistrationInput) (*FinishSecurityKeyRegistrationPayload, error)
+	UpdateSecurityKey(ctx context.Context, input UpdateSecurityKeyInput) (*UpdateSecurityKeyPayload, error)
+	DeleteSecurityKey(ctx context.Context, input DeleteSecurityKeyInput) (*DeleteSecurityKeyPayload, error)
+	BeginPasskeyLogin(ctx context.Context, input BeginPasskeyLoginInput) (*BeginPasskeyLoginPayload, error)
+	FinishPasskeyLogin(ctx context.Context, input FinishPasskeyLoginInput) (*FinishPasskeyLoginPayload, error)
+	BeginSecurityKeyCheckpoint(ctx context.Context, input BeginSecurityKeyCheckpointInput) (*BeginSecurityKeyCheckpointPayload, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.User, error)
 	PermissionCatalog(ctx context.Context) (*model.PermissionCatalog, error)
+}
+type SecurityKeyResolver interface {
+	ID(ctx context.Context, obj *model.SecurityKey) (string, error)
+
+	CredentialID(ctx context.Context, obj *model.SecurityKey) (string, error)
+}
+type SecurityKeyConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *SecurityKeyConnection) (int, error)
 }
 type SessionResolver interface {
 	ID(ctx context.Context, obj *model.Session) (string, error)
@@ -358,6 +464,9 @@ type UserResolver interface {
 	APIKey(ctx context.Context, obj *model.User, id *string, keyStart *string) (*model.APIKey, error)
 	Sessions(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*SessionConnection, error)
 	Activity(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*ActivityConnection, error)
+
+	PendingEmail(ctx context.Context, obj *model.User) (*string, error)
+	SecurityKeys(ctx context.Context, obj *model.User, first *int, after *string, search *string) (*SecurityKeyConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -546,6 +655,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
 
+	case "BeginPasskeyLoginPayload.challengeId":
+		if e.ComplexityRoot.BeginPasskeyLoginPayload.ChallengeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyLoginPayload.ChallengeID(childComplexity), true
+	case "BeginPasskeyLoginPayload.options":
+		if e.ComplexityRoot.BeginPasskeyLoginPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyLoginPayload.Options(childComplexity), true
+	case "BeginPasskeyLoginPayload.userErrors":
+		if e.ComplexityRoot.BeginPasskeyLoginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyLoginPayload.UserErrors(childComplexity), true
+
+	case "BeginSecurityKeyCheckpointPayload.options":
+		if e.ComplexityRoot.BeginSecurityKeyCheckpointPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginSecurityKeyCheckpointPayload.Options(childComplexity), true
+	case "BeginSecurityKeyCheckpointPayload.userErrors":
+		if e.ComplexityRoot.BeginSecurityKeyCheckpointPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginSecurityKeyCheckpointPayload.UserErrors(childComplexity), true
+
+	case "BeginSecurityKeyRegistrationPayload.options":
+		if e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.Options(childComplexity), true
+	case "BeginSecurityKeyRegistrationPayload.securityKey":
+		if e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.SecurityKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.SecurityKey(childComplexity), true
+	case "BeginSecurityKeyRegistrationPayload.userErrors":
+		if e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginSecurityKeyRegistrationPayload.UserErrors(childComplexity), true
+
 	case "BeginTwoFactorSetupPayload.otpauthUrl":
 		if e.ComplexityRoot.BeginTwoFactorSetupPayload.OtpauthURL == nil {
 			break
@@ -596,6 +756,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChangePasswordPayload.UserErrors(childComplexity), true
 
+	case "ConfirmEmailChangePayload.email":
+		if e.ComplexityRoot.ConfirmEmailChangePayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmEmailChangePayload.Email(childComplexity), true
+	case "ConfirmEmailChangePayload.userErrors":
+		if e.ComplexityRoot.ConfirmEmailChangePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmEmailChangePayload.UserErrors(childComplexity), true
+
 	case "CreateApiKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
 			break
@@ -628,6 +801,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteApiKeyPayload.UserErrors(childComplexity), true
 
+	case "DeleteSecurityKeyPayload.deletedSecurityKeyId":
+		if e.ComplexityRoot.DeleteSecurityKeyPayload.DeletedSecurityKeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteSecurityKeyPayload.DeletedSecurityKeyID(childComplexity), true
+	case "DeleteSecurityKeyPayload.userErrors":
+		if e.ComplexityRoot.DeleteSecurityKeyPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteSecurityKeyPayload.UserErrors(childComplexity), true
+
 	case "DisableTwoFactorPayload.user":
 		if e.ComplexityRoot.DisableTwoFactorPayload.User == nil {
 			break
@@ -659,6 +845,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnableTwoFactorPayload.UserErrors(childComplexity), true
+
+	case "FinishPasskeyLoginPayload.user":
+		if e.ComplexityRoot.FinishPasskeyLoginPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyLoginPayload.User(childComplexity), true
+	case "FinishPasskeyLoginPayload.userErrors":
+		if e.ComplexityRoot.FinishPasskeyLoginPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyLoginPayload.UserErrors(childComplexity), true
+
+	case "FinishSecurityKeyRegistrationPayload.securityKey":
+		if e.ComplexityRoot.FinishSecurityKeyRegistrationPayload.SecurityKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishSecurityKeyRegistrationPayload.SecurityKey(childComplexity), true
+	case "FinishSecurityKeyRegistrationPayload.userErrors":
+		if e.ComplexityRoot.FinishSecurityKeyRegistrationPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishSecurityKeyRegistrationPayload.UserErrors(childComplexity), true
 
 	case "LoginCheckpointPayload.user":
 		if e.ComplexityRoot.LoginCheckpointPayload.User == nil {
@@ -711,6 +923,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.UserErrors(childComplexity), true
 
+	case "Mutation.beginPasskeyLogin":
+		if e.ComplexityRoot.Mutation.BeginPasskeyLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginPasskeyLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeyLogin(childComplexity, args["input"].(BeginPasskeyLoginInput)), true
+	case "Mutation.beginSecurityKeyCheckpoint":
+		if e.ComplexityRoot.Mutation.BeginSecurityKeyCheckpoint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginSecurityKeyCheckpoint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginSecurityKeyCheckpoint(childComplexity, args["input"].(BeginSecurityKeyCheckpointInput)), true
+	case "Mutation.beginSecurityKeyRegistration":
+		if e.ComplexityRoot.Mutation.BeginSecurityKeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginSecurityKeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginSecurityKeyRegistration(childComplexity, args["input"].(BeginSecurityKeyRegistrationInput)), true
 	case "Mutation.beginTwoFactorSetup":
 		if e.ComplexityRoot.Mutation.BeginTwoFactorSetup == nil {
 			break
@@ -728,6 +973,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(ChangePasswordInput)), true
+	case "Mutation.confirmEmailChange":
+		if e.ComplexityRoot.Mutation.ConfirmEmailChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmEmailChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmEmailChange(childComplexity, args["input"].(ConfirmEmailChangeInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -750,6 +1006,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAPIKey(childComplexity, args["input"].(DeleteAPIKeyInput)), true
+	case "Mutation.deleteSecurityKey":
+		if e.ComplexityRoot.Mutation.DeleteSecurityKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSecurityKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSecurityKey(childComplexity, args["input"].(DeleteSecurityKeyInput)), true
 	case "Mutation.disableTwoFactor":
 		if e.ComplexityRoot.Mutation.DisableTwoFactor == nil {
 			break
@@ -772,6 +1039,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnableTwoFactor(childComplexity, args["input"].(EnableTwoFactorInput)), true
+	case "Mutation.finishPasskeyLogin":
+		if e.ComplexityRoot.Mutation.FinishPasskeyLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyLogin(childComplexity, args["input"].(FinishPasskeyLoginInput)), true
+	case "Mutation.finishSecurityKeyRegistration":
+		if e.ComplexityRoot.Mutation.FinishSecurityKeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishSecurityKeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishSecurityKeyRegistration(childComplexity, args["input"].(FinishSecurityKeyRegistrationInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -833,6 +1122,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(RegisterInput)), true
+	case "Mutation.requestPasswordReset":
+		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestPasswordReset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestPasswordReset(childComplexity, args["input"].(RequestPasswordResetInput)), true
+	case "Mutation.resetPassword":
+		if e.ComplexityRoot.Mutation.ResetPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(ResetPasswordInput)), true
 	case "Mutation.revokeOtherSessions":
 		if e.ComplexityRoot.Mutation.RevokeOtherSessions == nil {
 			break
@@ -883,6 +1194,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateEmail(childComplexity, args["input"].(UpdateEmailInput)), true
+	case "Mutation.updateSecurityKey":
+		if e.ComplexityRoot.Mutation.UpdateSecurityKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSecurityKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSecurityKey(childComplexity, args["input"].(UpdateSecurityKeyInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1024,6 +1346,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegisterPayload.UserErrors(childComplexity), true
 
+	case "RequestPasswordResetPayload.accepted":
+		if e.ComplexityRoot.RequestPasswordResetPayload.Accepted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestPasswordResetPayload.Accepted(childComplexity), true
+	case "RequestPasswordResetPayload.userErrors":
+		if e.ComplexityRoot.RequestPasswordResetPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestPasswordResetPayload.UserErrors(childComplexity), true
+
+	case "ResetPasswordPayload.passwordReset":
+		if e.ComplexityRoot.ResetPasswordPayload.PasswordReset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetPasswordPayload.PasswordReset(childComplexity), true
+	case "ResetPasswordPayload.revokedApiKeys":
+		if e.ComplexityRoot.ResetPasswordPayload.RevokedAPIKeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetPasswordPayload.RevokedAPIKeys(childComplexity), true
+	case "ResetPasswordPayload.revokedSessions":
+		if e.ComplexityRoot.ResetPasswordPayload.RevokedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetPasswordPayload.RevokedSessions(childComplexity), true
+	case "ResetPasswordPayload.userErrors":
+		if e.ComplexityRoot.ResetPasswordPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetPasswordPayload.UserErrors(childComplexity), true
+
 	case "RevokeOtherSessionsPayload.revokedCount":
 		if e.ComplexityRoot.RevokeOtherSessionsPayload.RevokedCount == nil {
 			break
@@ -1049,6 +1409,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeSessionPayload.UserErrors(childComplexity), true
+
+	case "SecurityKey.createdAt":
+		if e.ComplexityRoot.SecurityKey.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKey.Created(childComplexity), true
+	case "SecurityKey.credentialId":
+		if e.ComplexityRoot.SecurityKey.CredentialID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKey.CredentialID(childComplexity), true
+	case "SecurityKey.id":
+		if e.ComplexityRoot.SecurityKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKey.ID(childComplexity), true
+	case "SecurityKey.lastUsedAt":
+		if e.ComplexityRoot.SecurityKey.LastUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKey.LastUsed(childComplexity), true
+	case "SecurityKey.name":
+		if e.ComplexityRoot.SecurityKey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKey.Name(childComplexity), true
+
+	case "SecurityKeyConnection.edges":
+		if e.ComplexityRoot.SecurityKeyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKeyConnection.Edges(childComplexity), true
+	case "SecurityKeyConnection.pageInfo":
+		if e.ComplexityRoot.SecurityKeyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKeyConnection.PageInfo(childComplexity), true
+	case "SecurityKeyConnection.totalCount":
+		if e.ComplexityRoot.SecurityKeyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKeyConnection.TotalCount(childComplexity), true
+
+	case "SecurityKeyEdge.cursor":
+		if e.ComplexityRoot.SecurityKeyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKeyEdge.Cursor(childComplexity), true
+	case "SecurityKeyEdge.node":
+		if e.ComplexityRoot.SecurityKeyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityKeyEdge.Node(childComplexity), true
 
 	case "Session.createdAt":
 		if e.ComplexityRoot.Session.Created == nil {
@@ -1177,6 +1600,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateEmailPayload.UserErrors(childComplexity), true
 
+	case "UpdateSecurityKeyPayload.securityKey":
+		if e.ComplexityRoot.UpdateSecurityKeyPayload.SecurityKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateSecurityKeyPayload.SecurityKey(childComplexity), true
+	case "UpdateSecurityKeyPayload.userErrors":
+		if e.ComplexityRoot.UpdateSecurityKeyPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateSecurityKeyPayload.UserErrors(childComplexity), true
+
 	case "User.apiKey":
 		if e.ComplexityRoot.User.APIKey == nil {
 			break
@@ -1234,6 +1670,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Email(childComplexity), true
+	case "User.emailVerified":
+		if e.ComplexityRoot.User.EmailVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.EmailVerified(childComplexity), true
 	case "User.frozen":
 		if e.ComplexityRoot.User.Frozen == nil {
 			break
@@ -1270,6 +1712,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.NameLast(childComplexity), true
+	case "User.pendingEmail":
+		if e.ComplexityRoot.User.PendingEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.PendingEmail(childComplexity), true
 	case "User.requireTwoFactor":
 		if e.ComplexityRoot.User.RequireTwoFactor == nil {
 			break
@@ -1282,6 +1730,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Role(childComplexity), true
+	case "User.securityKeys":
+		if e.ComplexityRoot.User.SecurityKeys == nil {
+			break
+		}
+
+		args, err := ec.field_User_securityKeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.SecurityKeys(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
 	case "User.sessions":
 		if e.ComplexityRoot.User.Sessions == nil {
 			break
@@ -1352,20 +1811,30 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("BeginPasskeyLoginInput", ec.unmarshalInputBeginPasskeyLoginInput),
+			graphql.NewInputUnmarshaler("BeginSecurityKeyCheckpointInput", ec.unmarshalInputBeginSecurityKeyCheckpointInput),
+			graphql.NewInputUnmarshaler("BeginSecurityKeyRegistrationInput", ec.unmarshalInputBeginSecurityKeyRegistrationInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
+			graphql.NewInputUnmarshaler("ConfirmEmailChangeInput", ec.unmarshalInputConfirmEmailChangeInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("DeleteApiKeyInput", ec.unmarshalInputDeleteApiKeyInput),
+			graphql.NewInputUnmarshaler("DeleteSecurityKeyInput", ec.unmarshalInputDeleteSecurityKeyInput),
 			graphql.NewInputUnmarshaler("DisableTwoFactorInput", ec.unmarshalInputDisableTwoFactorInput),
 			graphql.NewInputUnmarshaler("EnableTwoFactorInput", ec.unmarshalInputEnableTwoFactorInput),
+			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
+			graphql.NewInputUnmarshaler("FinishSecurityKeyRegistrationInput", ec.unmarshalInputFinishSecurityKeyRegistrationInput),
 			graphql.NewInputUnmarshaler("LoginCheckpointInput", ec.unmarshalInputLoginCheckpointInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("RecreateApiKeyInput", ec.unmarshalInputRecreateApiKeyInput),
 			graphql.NewInputUnmarshaler("RegenerateRecoveryCodesInput", ec.unmarshalInputRegenerateRecoveryCodesInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
+			graphql.NewInputUnmarshaler("RequestPasswordResetInput", ec.unmarshalInputRequestPasswordResetInput),
+			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("UpdateAccountInput", ec.unmarshalInputUpdateAccountInput),
 			graphql.NewInputUnmarshaler("UpdateApiKeyInput", ec.unmarshalInputUpdateApiKeyInput),
 			graphql.NewInputUnmarshaler("UpdateEmailInput", ec.unmarshalInputUpdateEmailInput),
+			graphql.NewInputUnmarshaler("UpdateSecurityKeyInput", ec.unmarshalInputUpdateSecurityKeyInput),
 		)
 	}
 	first := true
@@ -1442,6 +1911,66 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../email.graphqls", Input: `# Password reset by e-mail and verified address changes: the mutations of
+# REST.md §7 (POST /api/auth/password/forgot and /reset) and of the address
+# confirmation (POST /api/auth/email/confirm), and what the viewer sees of
+# its address.
+
+extend type User {
+  "Whether the address is known to reach the user: a link mailed to it was opened, or a password reset sent to it was used."
+  emailVerified: Boolean!
+  "The address a change is waiting to move to until the link mailed to it is opened; null when no change is pending."
+  pendingEmail: String
+}
+
+extend type Mutation {
+  "Mails the account of an address a link that resets its password (valid 20 minutes, once), unless it got one in the last 20 minutes. The answer is the same whether or not the address belongs to an account."
+  requestPasswordReset(input: RequestPasswordResetInput!): RequestPasswordResetPayload!
+  "Sets a new password with the token of a reset link and signs the account out everywhere (its API keys too with revokeApiKeys). Signs nobody in; two-factor stays as it was."
+  resetPassword(input: ResetPasswordInput!): ResetPasswordPayload!
+  "Confirms an address with the token of the link mailed to it: a pending change takes effect, or a new account's address is verified. Needs no credentials."
+  confirmEmailChange(input: ConfirmEmailChangeInput!): ConfirmEmailChangePayload!
+}
+
+input RequestPasswordResetInput {
+  email: String!
+}
+
+type RequestPasswordResetPayload {
+  "True once the request is accepted, whether or not the address belongs to an account."
+  accepted: Boolean!
+  userErrors: [UserError!]!
+}
+
+input ResetPasswordInput {
+  "The token of the reset link: 96 characters."
+  token: String!
+  newPassword: String!
+  "Also delete every API key of the account."
+  revokeApiKeys: Boolean = false
+}
+
+type ResetPasswordPayload {
+  "True when the password was set; sign in with it."
+  passwordReset: Boolean!
+  "How many sessions the reset ended."
+  revokedSessions: Int!
+  "How many API keys the reset deleted."
+  revokedApiKeys: Int!
+  userErrors: [UserError!]!
+}
+
+input ConfirmEmailChangeInput {
+  "The token of the confirmation link: 96 characters."
+  token: String!
+}
+
+type ConfirmEmailChangePayload {
+  "The account's address, now confirmed."
+  email: String
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema.graphqls", Input: `"An RFC 3339 time in UTC."
 scalar Time
 
@@ -1809,8 +2338,8 @@ type RevokeOtherSessionsPayload {
 input LoginCheckpointInput {
   "The confirmationToken login returned."
   confirmationToken: String!
-  "A 6-digit TOTP code or a 10-character recovery code."
-  code: String!
+  "A 6-digit TOTP code or a 10-character recovery code (or publicKeyCredential instead)."
+  code: String
 }
 
 type LoginCheckpointPayload {
@@ -1864,6 +2393,149 @@ input RegenerateRecoveryCodesInput {
 type RegenerateRecoveryCodesPayload {
   "The new set: shown here once, never again."
   recoveryCodes: [String!]
+  userErrors: [UserError!]!
+}
+`, BuiltIn: false},
+	{Name: "../securitykeys.graphqls", Input: `# Security keys and passkeys (WebAuthn): the operations of REST.md §6.
+# Options go out and credentials come back as JSON, in the shape the
+# browser API takes and returns: a PublicKeyCredentialCreationOptionsJSON or
+# PublicKeyCredentialRequestOptionsJSON (binary values in base64url without
+# padding; PublicKeyCredential.parseCreationOptionsFromJSON and
+# parseRequestOptionsFromJSON read them), and the PublicKeyCredential's
+# JSON, as its toJSON() writes it (binary members in base64url or standard
+# base64, padded or not). The REST routes send the same options under
+# "publicKey".
+
+extend type User {
+  "The account's security keys and passkeys, oldest first; registrations not finished are not listed. search matches the name. Needs security-keys.read."
+  securityKeys(first: Int = 25, after: String, search: String): SecurityKeyConnection!
+}
+
+"A security key or passkey of the account; never its public key."
+type SecurityKey {
+  id: ID!
+  name: String!
+  "The credential ID in base64url without padding; empty while the registration is not finished."
+  credentialId: String!
+  lastUsedAt: Time
+  "When the registration began."
+  createdAt: Time!
+}
+
+type SecurityKeyConnection {
+  edges: [SecurityKeyEdge!]!
+  pageInfo: PageInfo!
+  "How many keys match, on every page together."
+  totalCount: Int!
+}
+
+type SecurityKeyEdge {
+  "Pass as after to continue behind this key."
+  cursor: String!
+  node: SecurityKey!
+}
+
+extend type Mutation {
+  "Begins registering a security key: a pending key (replacing a pending key of the same name; counted against MAX_SECURITY_KEYS) and the options for navigator.credentials.create(). From a session only. Needs security-keys.create."
+  beginSecurityKeyRegistration(input: BeginSecurityKeyRegistrationInput!): BeginSecurityKeyRegistrationPayload!
+  "Finishes a registration with the browser's answer, within WEBAUTHN_TIMEOUT. From a session only. Needs security-keys.create."
+  finishSecurityKeyRegistration(input: FinishSecurityKeyRegistrationInput!): FinishSecurityKeyRegistrationPayload!
+  "Renames a key. Needs security-keys.update."
+  updateSecurityKey(input: UpdateSecurityKeyInput!): UpdateSecurityKeyPayload!
+  "Deletes a key, pending or not; the last key of an account without a password is kept. Needs security-keys.delete."
+  deleteSecurityKey(input: DeleteSecurityKeyInput!): DeleteSecurityKeyPayload!
+  "Begins a sign-in with a security key: for the account named by user, or without user a username-less sign-in with a passkey. Needs no credentials."
+  beginPasskeyLogin(input: BeginPasskeyLoginInput!): BeginPasskeyLoginPayload!
+  "Finishes a sign-in with the browser's answer and sets the session cookie; two-factor is not asked. The challenge is spent whatever the outcome."
+  finishPasskeyLogin(input: FinishPasskeyLoginInput!): FinishPasskeyLoginPayload!
+  "The options to answer the two-factor checkpoint of a password sign-in with a security key instead of a code; send the answer as loginCheckpoint's publicKeyCredential."
+  beginSecurityKeyCheckpoint(input: BeginSecurityKeyCheckpointInput!): BeginSecurityKeyCheckpointPayload!
+}
+
+extend input LoginCheckpointInput {
+  "Instead of code: a security key's answer to the options of beginSecurityKeyCheckpoint."
+  publicKeyCredential: JSON
+}
+
+input BeginSecurityKeyRegistrationInput {
+  "3 to 31 characters."
+  name: String!
+  "Ask for a passkey that signs in without a username, when the server allows those."
+  allowUsernamelessLogin: Boolean = false
+}
+
+type BeginSecurityKeyRegistrationPayload {
+  "The pending key."
+  securityKey: SecurityKey
+  "PublicKeyCredentialCreationOptionsJSON: pass it to navigator.credentials.create() as publicKey, its binary values decoded."
+  options: JSON
+  userErrors: [UserError!]!
+}
+
+input FinishSecurityKeyRegistrationInput {
+  "The id of the pending key."
+  id: ID!
+  "What navigator.credentials.create() returned, as JSON."
+  publicKeyCredential: JSON!
+}
+
+type FinishSecurityKeyRegistrationPayload {
+  securityKey: SecurityKey
+  userErrors: [UserError!]!
+}
+
+input UpdateSecurityKeyInput {
+  id: ID!
+  "3 to 31 characters; absent keeps the name."
+  name: String
+}
+
+type UpdateSecurityKeyPayload {
+  securityKey: SecurityKey
+  userErrors: [UserError!]!
+}
+
+input DeleteSecurityKeyInput {
+  id: ID!
+}
+
+type DeleteSecurityKeyPayload {
+  deletedSecurityKeyId: ID
+  userErrors: [UserError!]!
+}
+
+input BeginPasskeyLoginInput {
+  "A username or e-mail address; absent for a username-less sign-in."
+  user: String
+}
+
+type BeginPasskeyLoginPayload {
+  "Pass to finishPasskeyLogin."
+  challengeId: ID
+  "PublicKeyCredentialRequestOptionsJSON: pass it to navigator.credentials.get() as publicKey, its binary values decoded."
+  options: JSON
+  userErrors: [UserError!]!
+}
+
+input FinishPasskeyLoginInput {
+  challengeId: ID!
+  "What navigator.credentials.get() returned, as JSON."
+  publicKeyCredential: JSON!
+}
+
+type FinishPasskeyLoginPayload {
+  user: User
+  userErrors: [UserError!]!
+}
+
+input BeginSecurityKeyCheckpointInput {
+  "The confirmationToken login returned."
+  confirmationToken: String!
+}
+
+type BeginSecurityKeyCheckpointPayload {
+  "PublicKeyCredentialRequestOptionsJSON: pass it to navigator.credentials.get() as publicKey, its binary values decoded."
+  options: JSON
   userErrors: [UserError!]!
 }
 `, BuiltIn: false},
@@ -1964,6 +2636,40 @@ func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginPasskeyLoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "challengeId":
+		return ec.fieldContext_BeginPasskeyLoginPayload_challengeId(ctx, field)
+	case "options":
+		return ec.fieldContext_BeginPasskeyLoginPayload_options(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BeginPasskeyLoginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginPasskeyLoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BeginSecurityKeyCheckpointPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "options":
+		return ec.fieldContext_BeginSecurityKeyCheckpointPayload_options(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BeginSecurityKeyCheckpointPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginSecurityKeyCheckpointPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BeginSecurityKeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "securityKey":
+		return ec.fieldContext_BeginSecurityKeyRegistrationPayload_securityKey(ctx, field)
+	case "options":
+		return ec.fieldContext_BeginSecurityKeyRegistrationPayload_options(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_BeginSecurityKeyRegistrationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginSecurityKeyRegistrationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_BeginTwoFactorSetupPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "otpauthUrl":
@@ -1992,6 +2698,16 @@ func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ChangePasswordPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ConfirmEmailChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_ConfirmEmailChangePayload_email(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ConfirmEmailChangePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmEmailChangePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -2014,6 +2730,16 @@ func (ec *executionContext) childFields_DeleteApiKeyPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type DeleteApiKeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteSecurityKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedSecurityKeyId":
+		return ec.fieldContext_DeleteSecurityKeyPayload_deletedSecurityKeyId(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_DeleteSecurityKeyPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteSecurityKeyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DisableTwoFactorPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -2034,6 +2760,26 @@ func (ec *executionContext) childFields_EnableTwoFactorPayload(ctx context.Conte
 		return ec.fieldContext_EnableTwoFactorPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnableTwoFactorPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_FinishPasskeyLoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_FinishPasskeyLoginPayload_user(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_FinishPasskeyLoginPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinishPasskeyLoginPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_FinishSecurityKeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "securityKey":
+		return ec.fieldContext_FinishSecurityKeyRegistrationPayload_securityKey(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_FinishSecurityKeyRegistrationPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinishSecurityKeyRegistrationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LoginCheckpointPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2152,6 +2898,30 @@ func (ec *executionContext) childFields_RegisterPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type RegisterPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RequestPasswordResetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accepted":
+		return ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RequestPasswordResetPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestPasswordResetPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "passwordReset":
+		return ec.fieldContext_ResetPasswordPayload_passwordReset(ctx, field)
+	case "revokedSessions":
+		return ec.fieldContext_ResetPasswordPayload_revokedSessions(ctx, field)
+	case "revokedApiKeys":
+		return ec.fieldContext_ResetPasswordPayload_revokedApiKeys(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ResetPasswordPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetPasswordPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeOtherSessionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "revokedCount":
@@ -2170,6 +2940,44 @@ func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context
 		return ec.fieldContext_RevokeSessionPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeSessionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SecurityKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SecurityKey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_SecurityKey_name(ctx, field)
+	case "credentialId":
+		return ec.fieldContext_SecurityKey_credentialId(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_SecurityKey_lastUsedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SecurityKey_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecurityKey", field.Name)
+}
+
+func (ec *executionContext) childFields_SecurityKeyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SecurityKeyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SecurityKeyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SecurityKeyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecurityKeyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SecurityKeyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SecurityKeyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SecurityKeyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SecurityKeyEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2254,6 +3062,16 @@ func (ec *executionContext) childFields_UpdateEmailPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type UpdateEmailPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UpdateSecurityKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "securityKey":
+		return ec.fieldContext_UpdateSecurityKeyPayload_securityKey(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_UpdateSecurityKeyPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateSecurityKeyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2298,6 +3116,12 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "activity":
 		return ec.fieldContext_User_activity(ctx, field)
+	case "emailVerified":
+		return ec.fieldContext_User_emailVerified(ctx, field)
+	case "pendingEmail":
+		return ec.fieldContext_User_pendingEmail(ctx, field)
+	case "securityKeys":
+		return ec.fieldContext_User_securityKeys(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -2430,12 +3254,68 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_beginPasskeyLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BeginPasskeyLoginInput, error) {
+			return ec.unmarshalNBeginPasskeyLoginInput2accountdᚋgraphᚐBeginPasskeyLoginInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_beginSecurityKeyCheckpoint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BeginSecurityKeyCheckpointInput, error) {
+			return ec.unmarshalNBeginSecurityKeyCheckpointInput2accountdᚋgraphᚐBeginSecurityKeyCheckpointInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_beginSecurityKeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (BeginSecurityKeyRegistrationInput, error) {
+			return ec.unmarshalNBeginSecurityKeyRegistrationInput2accountdᚋgraphᚐBeginSecurityKeyRegistrationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ChangePasswordInput, error) {
 			return ec.unmarshalNChangePasswordInput2accountdᚋgraphᚐChangePasswordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmEmailChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ConfirmEmailChangeInput, error) {
+			return ec.unmarshalNConfirmEmailChangeInput2accountdᚋgraphᚐConfirmEmailChangeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2472,6 +3352,20 @@ func (ec *executionContext) field_Mutation_deleteApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteSecurityKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DeleteSecurityKeyInput, error) {
+			return ec.unmarshalNDeleteSecurityKeyInput2accountdᚋgraphᚐDeleteSecurityKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_disableTwoFactor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2492,6 +3386,34 @@ func (ec *executionContext) field_Mutation_enableTwoFactor_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (EnableTwoFactorInput, error) {
 			return ec.unmarshalNEnableTwoFactorInput2accountdᚋgraphᚐEnableTwoFactorInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeyLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (FinishPasskeyLoginInput, error) {
+			return ec.unmarshalNFinishPasskeyLoginInput2accountdᚋgraphᚐFinishPasskeyLoginInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishSecurityKeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (FinishSecurityKeyRegistrationInput, error) {
+			return ec.unmarshalNFinishSecurityKeyRegistrationInput2accountdᚋgraphᚐFinishSecurityKeyRegistrationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2570,6 +3492,34 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_requestPasswordReset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RequestPasswordResetInput, error) {
+			return ec.unmarshalNRequestPasswordResetInput2accountdᚋgraphᚐRequestPasswordResetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ResetPasswordInput, error) {
+			return ec.unmarshalNResetPasswordInput2accountdᚋgraphᚐResetPasswordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2618,6 +3568,20 @@ func (ec *executionContext) field_Mutation_updateEmail_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateEmailInput, error) {
 			return ec.unmarshalNUpdateEmailInput2accountdᚋgraphᚐUpdateEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateSecurityKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdateSecurityKeyInput, error) {
+			return ec.unmarshalNUpdateSecurityKeyInput2accountdᚋgraphᚐUpdateSecurityKeyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2693,6 +3657,36 @@ func (ec *executionContext) field_User_apiKey_args(ctx context.Context, rawArgs 
 }
 
 func (ec *executionContext) field_User_apiKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_User_securityKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -3501,6 +4495,226 @@ func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _BeginPasskeyLoginPayload_challengeId(ctx context.Context, field graphql.CollectedField, obj *BeginPasskeyLoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginPasskeyLoginPayload_challengeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChallengeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginPasskeyLoginPayload_challengeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginPasskeyLoginPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BeginPasskeyLoginPayload_options(ctx context.Context, field graphql.CollectedField, obj *BeginPasskeyLoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginPasskeyLoginPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v JSON) graphql.Marshaler {
+			return ec.marshalOJSON2accountdᚋgraphᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginPasskeyLoginPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginPasskeyLoginPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _BeginPasskeyLoginPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *BeginPasskeyLoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginPasskeyLoginPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginPasskeyLoginPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginPasskeyLoginPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BeginSecurityKeyCheckpointPayload_options(ctx context.Context, field graphql.CollectedField, obj *BeginSecurityKeyCheckpointPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginSecurityKeyCheckpointPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v JSON) graphql.Marshaler {
+			return ec.marshalOJSON2accountdᚋgraphᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginSecurityKeyCheckpointPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginSecurityKeyCheckpointPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _BeginSecurityKeyCheckpointPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *BeginSecurityKeyCheckpointPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginSecurityKeyCheckpointPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginSecurityKeyCheckpointPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginSecurityKeyCheckpointPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BeginSecurityKeyRegistrationPayload_securityKey(ctx context.Context, field graphql.CollectedField, obj *BeginSecurityKeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginSecurityKeyRegistrationPayload_securityKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecurityKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+			return ec.marshalOSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginSecurityKeyRegistrationPayload_securityKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginSecurityKeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BeginSecurityKeyRegistrationPayload_options(ctx context.Context, field graphql.CollectedField, obj *BeginSecurityKeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginSecurityKeyRegistrationPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v JSON) graphql.Marshaler {
+			return ec.marshalOJSON2accountdᚋgraphᚐJSON(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BeginSecurityKeyRegistrationPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginSecurityKeyRegistrationPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _BeginSecurityKeyRegistrationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *BeginSecurityKeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginSecurityKeyRegistrationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginSecurityKeyRegistrationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BeginSecurityKeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _BeginTwoFactorSetupPayload_otpauthUrl(ctx context.Context, field graphql.CollectedField, obj *BeginTwoFactorSetupPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3712,6 +4926,61 @@ func (ec *executionContext) fieldContext_ChangePasswordPayload_userErrors(_ cont
 	return fc, nil
 }
 
+func (ec *executionContext) _ConfirmEmailChangePayload_email(ctx context.Context, field graphql.CollectedField, obj *ConfirmEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmEmailChangePayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmEmailChangePayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfirmEmailChangePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConfirmEmailChangePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *ConfirmEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmEmailChangePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmEmailChangePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfirmEmailChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3844,6 +5113,61 @@ func (ec *executionContext) _DeleteApiKeyPayload_userErrors(ctx context.Context,
 func (ec *executionContext) fieldContext_DeleteApiKeyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "DeleteApiKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteSecurityKeyPayload_deletedSecurityKeyId(ctx context.Context, field graphql.CollectedField, obj *DeleteSecurityKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteSecurityKeyPayload_deletedSecurityKeyId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedSecurityKeyID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteSecurityKeyPayload_deletedSecurityKeyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteSecurityKeyPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteSecurityKeyPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *DeleteSecurityKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteSecurityKeyPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteSecurityKeyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteSecurityKeyPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -3995,6 +5319,134 @@ func (ec *executionContext) _EnableTwoFactorPayload_userErrors(ctx context.Conte
 func (ec *executionContext) fieldContext_EnableTwoFactorPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "EnableTwoFactorPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinishPasskeyLoginPayload_user(ctx context.Context, field graphql.CollectedField, obj *FinishPasskeyLoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyLoginPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖaccountdᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyLoginPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishPasskeyLoginPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinishPasskeyLoginPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *FinishPasskeyLoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyLoginPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyLoginPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishPasskeyLoginPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinishSecurityKeyRegistrationPayload_securityKey(ctx context.Context, field graphql.CollectedField, obj *FinishSecurityKeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishSecurityKeyRegistrationPayload_securityKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecurityKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+			return ec.marshalOSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FinishSecurityKeyRegistrationPayload_securityKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishSecurityKeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinishSecurityKeyRegistrationPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *FinishSecurityKeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishSecurityKeyRegistrationPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishSecurityKeyRegistrationPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishSecurityKeyRegistrationPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -4946,6 +6398,446 @@ func (ec *executionContext) fieldContext_Mutation_revokeOtherSessions(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestPasswordReset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestPasswordReset(ctx, fc.Args["input"].(RequestPasswordResetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RequestPasswordResetPayload) graphql.Marshaler {
+			return ec.marshalNRequestPasswordResetPayload2ᚖaccountdᚋgraphᚐRequestPasswordResetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestPasswordReset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RequestPasswordResetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestPasswordReset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetPassword(ctx, fc.Args["input"].(ResetPasswordInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ResetPasswordPayload) graphql.Marshaler {
+			return ec.marshalNResetPasswordPayload2ᚖaccountdᚋgraphᚐResetPasswordPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetPasswordPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmEmailChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmEmailChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmEmailChange(ctx, fc.Args["input"].(ConfirmEmailChangeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ConfirmEmailChangePayload) graphql.Marshaler {
+			return ec.marshalNConfirmEmailChangePayload2ᚖaccountdᚋgraphᚐConfirmEmailChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmEmailChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfirmEmailChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmEmailChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginSecurityKeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginSecurityKeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginSecurityKeyRegistration(ctx, fc.Args["input"].(BeginSecurityKeyRegistrationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BeginSecurityKeyRegistrationPayload) graphql.Marshaler {
+			return ec.marshalNBeginSecurityKeyRegistrationPayload2ᚖaccountdᚋgraphᚐBeginSecurityKeyRegistrationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginSecurityKeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginSecurityKeyRegistrationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginSecurityKeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishSecurityKeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishSecurityKeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishSecurityKeyRegistration(ctx, fc.Args["input"].(FinishSecurityKeyRegistrationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FinishSecurityKeyRegistrationPayload) graphql.Marshaler {
+			return ec.marshalNFinishSecurityKeyRegistrationPayload2ᚖaccountdᚋgraphᚐFinishSecurityKeyRegistrationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishSecurityKeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinishSecurityKeyRegistrationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishSecurityKeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSecurityKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSecurityKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSecurityKey(ctx, fc.Args["input"].(UpdateSecurityKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UpdateSecurityKeyPayload) graphql.Marshaler {
+			return ec.marshalNUpdateSecurityKeyPayload2ᚖaccountdᚋgraphᚐUpdateSecurityKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSecurityKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateSecurityKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSecurityKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSecurityKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSecurityKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSecurityKey(ctx, fc.Args["input"].(DeleteSecurityKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeleteSecurityKeyPayload) graphql.Marshaler {
+			return ec.marshalNDeleteSecurityKeyPayload2ᚖaccountdᚋgraphᚐDeleteSecurityKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSecurityKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteSecurityKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSecurityKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginPasskeyLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeyLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginPasskeyLogin(ctx, fc.Args["input"].(BeginPasskeyLoginInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BeginPasskeyLoginPayload) graphql.Marshaler {
+			return ec.marshalNBeginPasskeyLoginPayload2ᚖaccountdᚋgraphᚐBeginPasskeyLoginPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeyLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginPasskeyLoginPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginPasskeyLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyLogin(ctx, fc.Args["input"].(FinishPasskeyLoginInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *FinishPasskeyLoginPayload) graphql.Marshaler {
+			return ec.marshalNFinishPasskeyLoginPayload2ᚖaccountdᚋgraphᚐFinishPasskeyLoginPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinishPasskeyLoginPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginSecurityKeyCheckpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginSecurityKeyCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginSecurityKeyCheckpoint(ctx, fc.Args["input"].(BeginSecurityKeyCheckpointInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *BeginSecurityKeyCheckpointPayload) graphql.Marshaler {
+			return ec.marshalNBeginSecurityKeyCheckpointPayload2ᚖaccountdᚋgraphᚐBeginSecurityKeyCheckpointPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginSecurityKeyCheckpoint(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginSecurityKeyCheckpointPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginSecurityKeyCheckpoint_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5627,6 +7519,162 @@ func (ec *executionContext) fieldContext_RegisterPayload_userErrors(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _RequestPasswordResetPayload_accepted(ctx context.Context, field graphql.CollectedField, obj *RequestPasswordResetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestPasswordResetPayload_accepted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accepted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestPasswordResetPayload_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RequestPasswordResetPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RequestPasswordResetPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *RequestPasswordResetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestPasswordResetPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestPasswordResetPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestPasswordResetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetPasswordPayload_passwordReset(ctx context.Context, field graphql.CollectedField, obj *ResetPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetPasswordPayload_passwordReset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PasswordReset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetPasswordPayload_passwordReset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResetPasswordPayload_revokedSessions(ctx context.Context, field graphql.CollectedField, obj *ResetPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetPasswordPayload_revokedSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ResetPasswordPayload_revokedApiKeys(ctx context.Context, field graphql.CollectedField, obj *ResetPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetPasswordPayload_revokedApiKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAPIKeys, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetPasswordPayload_revokedApiKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetPasswordPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ResetPasswordPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *ResetPasswordPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetPasswordPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetPasswordPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetPasswordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RevokeOtherSessionsPayload_revokedCount(ctx context.Context, field graphql.CollectedField, obj *RevokeOtherSessionsPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5732,6 +7780,263 @@ func (ec *executionContext) fieldContext_RevokeSessionPayload_userErrors(_ conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecurityKey_id(ctx context.Context, field graphql.CollectedField, obj *model.SecurityKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecurityKey().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKey", field, true, true, "ID")
+}
+
+func (ec *executionContext) _SecurityKey_name(ctx context.Context, field graphql.CollectedField, obj *model.SecurityKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKey_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _SecurityKey_credentialId(ctx context.Context, field graphql.CollectedField, obj *model.SecurityKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKey_credentialId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecurityKey().CredentialID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKey_credentialId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKey", field, true, true, "String")
+}
+
+func (ec *executionContext) _SecurityKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKey_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SecurityKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SecurityKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *SecurityKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKeyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*SecurityKeyEdge) graphql.Marshaler {
+			return ec.marshalNSecurityKeyEdge2ᚕᚖaccountdᚋgraphᚐSecurityKeyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKeyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecurityKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKeyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecurityKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *SecurityKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKeyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖaccountdᚋgraphᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKeyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecurityKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SecurityKeyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *SecurityKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKeyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecurityKeyConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKeyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKeyConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SecurityKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *SecurityKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKeyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityKeyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SecurityKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *SecurityKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityKeyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+			return ec.marshalNSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityKeyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SecurityKeyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6268,6 +8573,70 @@ func (ec *executionContext) _UpdateEmailPayload_userErrors(ctx context.Context, 
 func (ec *executionContext) fieldContext_UpdateEmailPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "UpdateEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateSecurityKeyPayload_securityKey(ctx context.Context, field graphql.CollectedField, obj *UpdateSecurityKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateSecurityKeyPayload_securityKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SecurityKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+			return ec.marshalOSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateSecurityKeyPayload_securityKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateSecurityKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateSecurityKeyPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *UpdateSecurityKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateSecurityKeyPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateSecurityKeyPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateSecurityKeyPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -6848,6 +9217,96 @@ func (ec *executionContext) fieldContext_User_activity(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_User_activity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_emailVerified(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_emailVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailVerified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _User_pendingEmail(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_pendingEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().PendingEmail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_pendingEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_securityKeys(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_securityKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().SecurityKeys(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SecurityKeyConnection) graphql.Marshaler {
+			return ec.marshalNSecurityKeyConnection2ᚖaccountdᚋgraphᚐSecurityKeyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_securityKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SecurityKeyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_securityKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7996,6 +10455,143 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputBeginPasskeyLoginInput(ctx context.Context, obj any) (BeginPasskeyLoginInput, error) {
+	var it BeginPasskeyLoginInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"user"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "user":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("user"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.User = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBeginPasskeyLoginInput unmarshals raw into the BeginPasskeyLoginInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBeginPasskeyLoginInput(ctx context.Context, raw any) (BeginPasskeyLoginInput, error) {
+	var out BeginPasskeyLoginInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginPasskeyLoginInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBeginSecurityKeyCheckpointInput(ctx context.Context, obj any) (BeginSecurityKeyCheckpointInput, error) {
+	var it BeginSecurityKeyCheckpointInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"confirmationToken"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "confirmationToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmationToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmationToken = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBeginSecurityKeyCheckpointInput unmarshals raw into the BeginSecurityKeyCheckpointInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBeginSecurityKeyCheckpointInput(ctx context.Context, raw any) (BeginSecurityKeyCheckpointInput, error) {
+	var out BeginSecurityKeyCheckpointInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginSecurityKeyCheckpointInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBeginSecurityKeyRegistrationInput(ctx context.Context, obj any) (BeginSecurityKeyRegistrationInput, error) {
+	var it BeginSecurityKeyRegistrationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["allowUsernamelessLogin"]; !present {
+		asMap["allowUsernamelessLogin"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "allowUsernamelessLogin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "allowUsernamelessLogin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowUsernamelessLogin"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowUsernamelessLogin = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBeginSecurityKeyRegistrationInput unmarshals raw into the BeginSecurityKeyRegistrationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBeginSecurityKeyRegistrationInput(ctx context.Context, raw any) (BeginSecurityKeyRegistrationInput, error) {
+	var out BeginSecurityKeyRegistrationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginSecurityKeyRegistrationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChangePasswordInput(ctx context.Context, obj any) (ChangePasswordInput, error) {
 	var it ChangePasswordInput
 	if obj == nil {
@@ -8053,6 +10649,48 @@ func (ec *executionContext) unmarshalInputChangePasswordInput(ctx context.Contex
 func UnmarshalChangePasswordInput(ctx context.Context, raw any) (ChangePasswordInput, error) {
 	var out ChangePasswordInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChangePasswordInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConfirmEmailChangeInput(ctx context.Context, obj any) (ConfirmEmailChangeInput, error) {
+	var it ConfirmEmailChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmEmailChangeInput unmarshals raw into the ConfirmEmailChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmEmailChangeInput(ctx context.Context, raw any) (ConfirmEmailChangeInput, error) {
+	var out ConfirmEmailChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmEmailChangeInput", raw, &out)
 	return out, err
 }
 
@@ -8188,6 +10826,48 @@ func UnmarshalDeleteApiKeyInput(ctx context.Context, raw any) (DeleteAPIKeyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeleteSecurityKeyInput(ctx context.Context, obj any) (DeleteSecurityKeyInput, error) {
+	var it DeleteSecurityKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteSecurityKeyInput unmarshals raw into the DeleteSecurityKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteSecurityKeyInput(ctx context.Context, raw any) (DeleteSecurityKeyInput, error) {
+	var out DeleteSecurityKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteSecurityKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDisableTwoFactorInput(ctx context.Context, obj any) (DisableTwoFactorInput, error) {
 	var it DisableTwoFactorInput
 	if obj == nil {
@@ -8286,6 +10966,104 @@ func UnmarshalEnableTwoFactorInput(ctx context.Context, raw any) (EnableTwoFacto
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFinishPasskeyLoginInput(ctx context.Context, obj any) (FinishPasskeyLoginInput, error) {
+	var it FinishPasskeyLoginInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"challengeId", "publicKeyCredential"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "challengeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("challengeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChallengeID = data
+		case "publicKeyCredential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicKeyCredential"))
+			data, err := ec.unmarshalNJSON2accountdᚋgraphᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicKeyCredential = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishPasskeyLoginInput unmarshals raw into the FinishPasskeyLoginInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishPasskeyLoginInput(ctx context.Context, raw any) (FinishPasskeyLoginInput, error) {
+	var out FinishPasskeyLoginInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishPasskeyLoginInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFinishSecurityKeyRegistrationInput(ctx context.Context, obj any) (FinishSecurityKeyRegistrationInput, error) {
+	var it FinishSecurityKeyRegistrationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "publicKeyCredential"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "publicKeyCredential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicKeyCredential"))
+			data, err := ec.unmarshalNJSON2accountdᚋgraphᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicKeyCredential = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishSecurityKeyRegistrationInput unmarshals raw into the FinishSecurityKeyRegistrationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishSecurityKeyRegistrationInput(ctx context.Context, raw any) (FinishSecurityKeyRegistrationInput, error) {
+	var out FinishSecurityKeyRegistrationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishSecurityKeyRegistrationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLoginCheckpointInput(ctx context.Context, obj any) (LoginCheckpointInput, error) {
 	var it LoginCheckpointInput
 	if obj == nil {
@@ -8297,7 +11075,7 @@ func (ec *executionContext) unmarshalInputLoginCheckpointInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"confirmationToken", "code"}
+	fieldsInOrder := [...]string{"confirmationToken", "code", "publicKeyCredential"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8313,11 +11091,18 @@ func (ec *executionContext) unmarshalInputLoginCheckpointInput(ctx context.Conte
 			it.ConfirmationToken = data
 		case "code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Code = data
+		case "publicKeyCredential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicKeyCredential"))
+			data, err := ec.unmarshalOJSON2accountdᚋgraphᚐJSON(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicKeyCredential = data
 		}
 	}
 	return it, nil
@@ -8542,6 +11327,108 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 func UnmarshalRegisterInput(ctx context.Context, raw any) (RegisterInput, error) {
 	var out RegisterInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RegisterInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRequestPasswordResetInput(ctx context.Context, obj any) (RequestPasswordResetInput, error) {
+	var it RequestPasswordResetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestPasswordResetInput unmarshals raw into the RequestPasswordResetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestPasswordResetInput(ctx context.Context, raw any) (RequestPasswordResetInput, error) {
+	var out RequestPasswordResetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestPasswordResetInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResetPasswordInput(ctx context.Context, obj any) (ResetPasswordInput, error) {
+	var it ResetPasswordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["revokeApiKeys"]; !present {
+		asMap["revokeApiKeys"] = false
+	}
+
+	fieldsInOrder := [...]string{"token", "newPassword", "revokeApiKeys"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "newPassword":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newPassword"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewPassword = data
+		case "revokeApiKeys":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokeApiKeys"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokeAPIKeys = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetPasswordInput unmarshals raw into the ResetPasswordInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetPasswordInput(ctx context.Context, raw any) (ResetPasswordInput, error) {
+	var out ResetPasswordInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetPasswordInput", raw, &out)
 	return out, err
 }
 
@@ -8794,6 +11681,55 @@ func (ec *executionContext) unmarshalInputUpdateEmailInput(ctx context.Context, 
 func UnmarshalUpdateEmailInput(ctx context.Context, raw any) (UpdateEmailInput, error) {
 	var out UpdateEmailInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateEmailInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateSecurityKeyInput(ctx context.Context, obj any) (UpdateSecurityKeyInput, error) {
+	var it UpdateSecurityKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateSecurityKeyInput unmarshals raw into the UpdateSecurityKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateSecurityKeyInput(ctx context.Context, raw any) (UpdateSecurityKeyInput, error) {
+	var out UpdateSecurityKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSecurityKeyInput", raw, &out)
 	return out, err
 }
 
@@ -9116,6 +12052,130 @@ func (ec *executionContext) _ApiKeyEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var beginPasskeyLoginPayloadImplementors = []string{"BeginPasskeyLoginPayload"}
+
+func (ec *executionContext) _BeginPasskeyLoginPayload(ctx context.Context, sel ast.SelectionSet, obj *BeginPasskeyLoginPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginPasskeyLoginPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginPasskeyLoginPayload")
+		case "challengeId":
+			out.Values[i] = ec._BeginPasskeyLoginPayload_challengeId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "options":
+			out.Values[i] = ec._BeginPasskeyLoginPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BeginPasskeyLoginPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var beginSecurityKeyCheckpointPayloadImplementors = []string{"BeginSecurityKeyCheckpointPayload"}
+
+func (ec *executionContext) _BeginSecurityKeyCheckpointPayload(ctx context.Context, sel ast.SelectionSet, obj *BeginSecurityKeyCheckpointPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginSecurityKeyCheckpointPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginSecurityKeyCheckpointPayload")
+		case "options":
+			out.Values[i] = ec._BeginSecurityKeyCheckpointPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BeginSecurityKeyCheckpointPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var beginSecurityKeyRegistrationPayloadImplementors = []string{"BeginSecurityKeyRegistrationPayload"}
+
+func (ec *executionContext) _BeginSecurityKeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *BeginSecurityKeyRegistrationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginSecurityKeyRegistrationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginSecurityKeyRegistrationPayload")
+		case "securityKey":
+			out.Values[i] = ec._BeginSecurityKeyRegistrationPayload_securityKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "options":
+			out.Values[i] = ec._BeginSecurityKeyRegistrationPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._BeginSecurityKeyRegistrationPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var beginTwoFactorSetupPayloadImplementors = []string{"BeginTwoFactorSetupPayload"}
 
 func (ec *executionContext) _BeginTwoFactorSetupPayload(ctx context.Context, sel ast.SelectionSet, obj *BeginTwoFactorSetupPayload) graphql.Marshaler {
@@ -9192,6 +12252,44 @@ func (ec *executionContext) _ChangePasswordPayload(ctx context.Context, sel ast.
 			}
 		case "userErrors":
 			out.Values[i] = ec._ChangePasswordPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var confirmEmailChangePayloadImplementors = []string{"ConfirmEmailChangePayload"}
+
+func (ec *executionContext) _ConfirmEmailChangePayload(ctx context.Context, sel ast.SelectionSet, obj *ConfirmEmailChangePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmEmailChangePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfirmEmailChangePayload")
+		case "email":
+			out.Values[i] = ec._ConfirmEmailChangePayload_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ConfirmEmailChangePayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9293,6 +12391,44 @@ func (ec *executionContext) _DeleteApiKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var deleteSecurityKeyPayloadImplementors = []string{"DeleteSecurityKeyPayload"}
+
+func (ec *executionContext) _DeleteSecurityKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *DeleteSecurityKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteSecurityKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteSecurityKeyPayload")
+		case "deletedSecurityKeyId":
+			out.Values[i] = ec._DeleteSecurityKeyPayload_deletedSecurityKeyId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._DeleteSecurityKeyPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var disableTwoFactorPayloadImplementors = []string{"DisableTwoFactorPayload"}
 
 func (ec *executionContext) _DisableTwoFactorPayload(ctx context.Context, sel ast.SelectionSet, obj *DisableTwoFactorPayload) graphql.Marshaler {
@@ -9354,6 +12490,82 @@ func (ec *executionContext) _EnableTwoFactorPayload(ctx context.Context, sel ast
 			}
 		case "userErrors":
 			out.Values[i] = ec._EnableTwoFactorPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var finishPasskeyLoginPayloadImplementors = []string{"FinishPasskeyLoginPayload"}
+
+func (ec *executionContext) _FinishPasskeyLoginPayload(ctx context.Context, sel ast.SelectionSet, obj *FinishPasskeyLoginPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finishPasskeyLoginPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinishPasskeyLoginPayload")
+		case "user":
+			out.Values[i] = ec._FinishPasskeyLoginPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._FinishPasskeyLoginPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var finishSecurityKeyRegistrationPayloadImplementors = []string{"FinishSecurityKeyRegistrationPayload"}
+
+func (ec *executionContext) _FinishSecurityKeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *FinishSecurityKeyRegistrationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finishSecurityKeyRegistrationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinishSecurityKeyRegistrationPayload")
+		case "securityKey":
+			out.Values[i] = ec._FinishSecurityKeyRegistrationPayload_securityKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._FinishSecurityKeyRegistrationPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9632,6 +12844,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeOtherSessions":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeOtherSessions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestPasswordReset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestPasswordReset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmEmailChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmEmailChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginSecurityKeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginSecurityKeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishSecurityKeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishSecurityKeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSecurityKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSecurityKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSecurityKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSecurityKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginPasskeyLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeyLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginSecurityKeyCheckpoint":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginSecurityKeyCheckpoint(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -10011,6 +13293,92 @@ func (ec *executionContext) _RegisterPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var requestPasswordResetPayloadImplementors = []string{"RequestPasswordResetPayload"}
+
+func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, sel ast.SelectionSet, obj *RequestPasswordResetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, requestPasswordResetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RequestPasswordResetPayload")
+		case "accepted":
+			out.Values[i] = ec._RequestPasswordResetPayload_accepted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RequestPasswordResetPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetPasswordPayloadImplementors = []string{"ResetPasswordPayload"}
+
+func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *ResetPasswordPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetPasswordPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetPasswordPayload")
+		case "passwordReset":
+			out.Values[i] = ec._ResetPasswordPayload_passwordReset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedSessions":
+			out.Values[i] = ec._ResetPasswordPayload_revokedSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedApiKeys":
+			out.Values[i] = ec._ResetPasswordPayload_revokedApiKeys(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ResetPasswordPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var revokeOtherSessionsPayloadImplementors = []string{"RevokeOtherSessionsPayload"}
 
 func (ec *executionContext) _RevokeOtherSessionsPayload(ctx context.Context, sel ast.SelectionSet, obj *RevokeOtherSessionsPayload) graphql.Marshaler {
@@ -10067,6 +13435,143 @@ func (ec *executionContext) _RevokeSessionPayload(ctx context.Context, sel ast.S
 			}
 		case "userErrors":
 			out.Values[i] = ec._RevokeSessionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var securityKeyImplementors = []string{"SecurityKey"}
+
+func (ec *executionContext) _SecurityKey(ctx context.Context, sel ast.SelectionSet, obj *model.SecurityKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, securityKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecurityKey")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecurityKey_id(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._SecurityKey_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credentialId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecurityKey_credentialId(ctx, field, obj)
+				})
+		case "lastUsedAt":
+			out.Values[i] = ec._SecurityKey_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SecurityKey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var securityKeyConnectionImplementors = []string{"SecurityKeyConnection"}
+
+func (ec *executionContext) _SecurityKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *SecurityKeyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, securityKeyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecurityKeyConnection")
+		case "edges":
+			out.Values[i] = ec._SecurityKeyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SecurityKeyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecurityKeyConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var securityKeyEdgeImplementors = []string{"SecurityKeyEdge"}
+
+func (ec *executionContext) _SecurityKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *SecurityKeyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, securityKeyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SecurityKeyEdge")
+		case "cursor":
+			out.Values[i] = ec._SecurityKeyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SecurityKeyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10387,6 +13892,44 @@ func (ec *executionContext) _UpdateEmailPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var updateSecurityKeyPayloadImplementors = []string{"UpdateSecurityKeyPayload"}
+
+func (ec *executionContext) _UpdateSecurityKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *UpdateSecurityKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateSecurityKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateSecurityKeyPayload")
+		case "securityKey":
+			out.Values[i] = ec._UpdateSecurityKeyPayload_securityKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._UpdateSecurityKeyPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *model.User) graphql.Marshaler {
@@ -10511,6 +14054,23 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_activity(ctx, field, obj)
+				})
+		case "emailVerified":
+			out.Values[i] = ec._User_emailVerified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pendingEmail":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_pendingEmail(ctx, field, obj)
+				})
+		case "securityKeys":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_securityKeys(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11014,6 +14574,45 @@ func (ec *executionContext) marshalNApiKeyEdge2ᚖaccountdᚋgraphᚐAPIKeyEdge(
 	return ec._ApiKeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBeginPasskeyLoginInput2accountdᚋgraphᚐBeginPasskeyLoginInput(ctx context.Context, v any) (BeginPasskeyLoginInput, error) {
+	res, err := ec.unmarshalInputBeginPasskeyLoginInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBeginPasskeyLoginPayload2ᚖaccountdᚋgraphᚐBeginPasskeyLoginPayload(ctx context.Context, sel ast.SelectionSet, v *BeginPasskeyLoginPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BeginPasskeyLoginPayload!")
+		return graphql.Null
+	}
+	return ec._BeginPasskeyLoginPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBeginSecurityKeyCheckpointInput2accountdᚋgraphᚐBeginSecurityKeyCheckpointInput(ctx context.Context, v any) (BeginSecurityKeyCheckpointInput, error) {
+	res, err := ec.unmarshalInputBeginSecurityKeyCheckpointInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBeginSecurityKeyCheckpointPayload2ᚖaccountdᚋgraphᚐBeginSecurityKeyCheckpointPayload(ctx context.Context, sel ast.SelectionSet, v *BeginSecurityKeyCheckpointPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BeginSecurityKeyCheckpointPayload!")
+		return graphql.Null
+	}
+	return ec._BeginSecurityKeyCheckpointPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBeginSecurityKeyRegistrationInput2accountdᚋgraphᚐBeginSecurityKeyRegistrationInput(ctx context.Context, v any) (BeginSecurityKeyRegistrationInput, error) {
+	res, err := ec.unmarshalInputBeginSecurityKeyRegistrationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBeginSecurityKeyRegistrationPayload2ᚖaccountdᚋgraphᚐBeginSecurityKeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, v *BeginSecurityKeyRegistrationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BeginSecurityKeyRegistrationPayload!")
+		return graphql.Null
+	}
+	return ec._BeginSecurityKeyRegistrationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNBeginTwoFactorSetupPayload2ᚖaccountdᚋgraphᚐBeginTwoFactorSetupPayload(ctx context.Context, sel ast.SelectionSet, v *BeginTwoFactorSetupPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "BeginTwoFactorSetupPayload!")
@@ -11049,6 +14648,19 @@ func (ec *executionContext) marshalNChangePasswordPayload2ᚖaccountdᚋgraphᚐ
 	return ec._ChangePasswordPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConfirmEmailChangeInput2accountdᚋgraphᚐConfirmEmailChangeInput(ctx context.Context, v any) (ConfirmEmailChangeInput, error) {
+	res, err := ec.unmarshalInputConfirmEmailChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConfirmEmailChangePayload2ᚖaccountdᚋgraphᚐConfirmEmailChangePayload(ctx context.Context, sel ast.SelectionSet, v *ConfirmEmailChangePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConfirmEmailChangePayload!")
+		return graphql.Null
+	}
+	return ec._ConfirmEmailChangePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateApiKeyInput2accountdᚋgraphᚐCreateAPIKeyInput(ctx context.Context, v any) (CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11073,6 +14685,19 @@ func (ec *executionContext) marshalNDeleteApiKeyPayload2ᚖaccountdᚋgraphᚐDe
 		return graphql.Null
 	}
 	return ec._DeleteApiKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeleteSecurityKeyInput2accountdᚋgraphᚐDeleteSecurityKeyInput(ctx context.Context, v any) (DeleteSecurityKeyInput, error) {
+	res, err := ec.unmarshalInputDeleteSecurityKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteSecurityKeyPayload2ᚖaccountdᚋgraphᚐDeleteSecurityKeyPayload(ctx context.Context, sel ast.SelectionSet, v *DeleteSecurityKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteSecurityKeyPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteSecurityKeyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDisableTwoFactorInput2accountdᚋgraphᚐDisableTwoFactorInput(ctx context.Context, v any) (DisableTwoFactorInput, error) {
@@ -11101,6 +14726,32 @@ func (ec *executionContext) marshalNEnableTwoFactorPayload2ᚖaccountdᚋgraph�
 	return ec._EnableTwoFactorPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFinishPasskeyLoginInput2accountdᚋgraphᚐFinishPasskeyLoginInput(ctx context.Context, v any) (FinishPasskeyLoginInput, error) {
+	res, err := ec.unmarshalInputFinishPasskeyLoginInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinishPasskeyLoginPayload2ᚖaccountdᚋgraphᚐFinishPasskeyLoginPayload(ctx context.Context, sel ast.SelectionSet, v *FinishPasskeyLoginPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FinishPasskeyLoginPayload!")
+		return graphql.Null
+	}
+	return ec._FinishPasskeyLoginPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFinishSecurityKeyRegistrationInput2accountdᚋgraphᚐFinishSecurityKeyRegistrationInput(ctx context.Context, v any) (FinishSecurityKeyRegistrationInput, error) {
+	res, err := ec.unmarshalInputFinishSecurityKeyRegistrationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinishSecurityKeyRegistrationPayload2ᚖaccountdᚋgraphᚐFinishSecurityKeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, v *FinishSecurityKeyRegistrationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FinishSecurityKeyRegistrationPayload!")
+		return graphql.Null
+	}
+	return ec._FinishSecurityKeyRegistrationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11127,6 +14778,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2accountdᚋgraphᚐJSON(ctx context.Context, v any) (JSON, error) {
+	var res JSON
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2accountdᚋgraphᚐJSON(ctx context.Context, sel ast.SelectionSet, v JSON) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalNLoginCheckpointInput2accountdᚋgraphᚐLoginCheckpointInput(ctx context.Context, v any) (LoginCheckpointInput, error) {
@@ -11258,6 +14923,32 @@ func (ec *executionContext) marshalNRegisterPayload2ᚖaccountdᚋgraphᚐRegist
 	return ec._RegisterPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRequestPasswordResetInput2accountdᚋgraphᚐRequestPasswordResetInput(ctx context.Context, v any) (RequestPasswordResetInput, error) {
+	res, err := ec.unmarshalInputRequestPasswordResetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRequestPasswordResetPayload2ᚖaccountdᚋgraphᚐRequestPasswordResetPayload(ctx context.Context, sel ast.SelectionSet, v *RequestPasswordResetPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RequestPasswordResetPayload!")
+		return graphql.Null
+	}
+	return ec._RequestPasswordResetPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetPasswordInput2accountdᚋgraphᚐResetPasswordInput(ctx context.Context, v any) (ResetPasswordInput, error) {
+	res, err := ec.unmarshalInputResetPasswordInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetPasswordPayload2ᚖaccountdᚋgraphᚐResetPasswordPayload(ctx context.Context, sel ast.SelectionSet, v *ResetPasswordPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetPasswordPayload!")
+		return graphql.Null
+	}
+	return ec._ResetPasswordPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRevokeOtherSessionsPayload2ᚖaccountdᚋgraphᚐRevokeOtherSessionsPayload(ctx context.Context, sel ast.SelectionSet, v *RevokeOtherSessionsPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RevokeOtherSessionsPayload!")
@@ -11277,6 +14968,46 @@ func (ec *executionContext) marshalNRevokeSessionPayload2ᚖaccountdᚋgraphᚐR
 		return graphql.Null
 	}
 	return ec._RevokeSessionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx context.Context, sel ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SecurityKey!")
+		return graphql.Null
+	}
+	return ec._SecurityKey(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSecurityKeyConnection2ᚖaccountdᚋgraphᚐSecurityKeyConnection(ctx context.Context, sel ast.SelectionSet, v *SecurityKeyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SecurityKeyConnection!")
+		return graphql.Null
+	}
+	return ec._SecurityKeyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSecurityKeyEdge2ᚕᚖaccountdᚋgraphᚐSecurityKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*SecurityKeyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSecurityKeyEdge2ᚖaccountdᚋgraphᚐSecurityKeyEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSecurityKeyEdge2ᚖaccountdᚋgraphᚐSecurityKeyEdge(ctx context.Context, sel ast.SelectionSet, v *SecurityKeyEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SecurityKeyEdge!")
+		return graphql.Null
+	}
+	return ec._SecurityKeyEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚖaccountdᚋmodelᚐSession(ctx context.Context, sel ast.SelectionSet, v *model.Session) graphql.Marshaler {
@@ -11449,6 +15180,19 @@ func (ec *executionContext) marshalNUpdateEmailPayload2ᚖaccountdᚋgraphᚐUpd
 		return graphql.Null
 	}
 	return ec._UpdateEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateSecurityKeyInput2accountdᚋgraphᚐUpdateSecurityKeyInput(ctx context.Context, v any) (UpdateSecurityKeyInput, error) {
+	res, err := ec.unmarshalInputUpdateSecurityKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateSecurityKeyPayload2ᚖaccountdᚋgraphᚐUpdateSecurityKeyPayload(ctx context.Context, sel ast.SelectionSet, v *UpdateSecurityKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateSecurityKeyPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateSecurityKeyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUserError2ᚕᚖaccountdᚋgraphᚐUserErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*UserError) graphql.Marshaler {
@@ -11714,6 +15458,13 @@ func (ec *executionContext) marshalOJSON2accountdᚋgraphᚐJSON(ctx context.Con
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOSecurityKey2ᚖaccountdᚋmodelᚐSecurityKey(ctx context.Context, sel ast.SelectionSet, v *model.SecurityKey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SecurityKey(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -10,7 +10,8 @@ import (
 	"accountd/web"
 )
 
-// checkingFields are the mutation fields that verify a password or a code.
+// checkingFields are the mutation fields that verify a password, a code or
+// a security key's assertion.
 // A document may hold at most one of them: otherwise aliases would turn one
 // request into many guesses.
 // The value says whether the field checks the signed-in account's own
@@ -19,6 +20,7 @@ import (
 var checkingFields = map[string]bool{
 	"login":                   false,
 	"loginCheckpoint":         false,
+	"finishPasskeyLogin":      false,
 	"updateEmail":             true,
 	"changePassword":          true,
 	"enableTwoFactor":         true,

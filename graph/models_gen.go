@@ -13,6 +13,45 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+type BeginPasskeyLoginInput struct {
+	// A username or e-mail address; absent for a username-less sign-in.
+	User *string `json:"user,omitempty"`
+}
+
+type BeginPasskeyLoginPayload struct {
+	// Pass to finishPasskeyLogin.
+	ChallengeID *string `json:"challengeId,omitempty"`
+	// PublicKeyCredentialRequestOptionsJSON: pass it to navigator.credentials.get() as publicKey, its binary values decoded.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type BeginSecurityKeyCheckpointInput struct {
+	// The confirmationToken login returned.
+	ConfirmationToken string `json:"confirmationToken"`
+}
+
+type BeginSecurityKeyCheckpointPayload struct {
+	// PublicKeyCredentialRequestOptionsJSON: pass it to navigator.credentials.get() as publicKey, its binary values decoded.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type BeginSecurityKeyRegistrationInput struct {
+	// 3 to 31 characters.
+	Name string `json:"name"`
+	// Ask for a passkey that signs in without a username, when the server allows those.
+	AllowUsernamelessLogin *bool `json:"allowUsernamelessLogin,omitempty"`
+}
+
+type BeginSecurityKeyRegistrationPayload struct {
+	// The pending key.
+	SecurityKey *model.SecurityKey `json:"securityKey,omitempty"`
+	// PublicKeyCredentialCreationOptionsJSON: pass it to navigator.credentials.create() as publicKey, its binary values decoded.
+	Options    JSON         `json:"options,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type BeginTwoFactorSetupPayload struct {
 	// otpauth://totp/<APP_NAME>:<email>?secret=…&issuer=<APP_NAME>
 	OtpauthURL *string `json:"otpauthUrl,omitempty"`
@@ -35,6 +74,17 @@ type ChangePasswordPayload struct {
 	RevokedSessions int          `json:"revokedSessions"`
 	RevokedAPIKeys  int          `json:"revokedApiKeys"`
 	UserErrors      []*UserError `json:"userErrors"`
+}
+
+type ConfirmEmailChangeInput struct {
+	// The token of the confirmation link: 96 characters.
+	Token string `json:"token"`
+}
+
+type ConfirmEmailChangePayload struct {
+	// The account's address, now confirmed.
+	Email      *string      `json:"email,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type CreateAPIKeyInput struct {
@@ -66,6 +116,15 @@ type DeleteAPIKeyPayload struct {
 	UserErrors      []*UserError `json:"userErrors"`
 }
 
+type DeleteSecurityKeyInput struct {
+	ID string `json:"id"`
+}
+
+type DeleteSecurityKeyPayload struct {
+	DeletedSecurityKeyID *string      `json:"deletedSecurityKeyId,omitempty"`
+	UserErrors           []*UserError `json:"userErrors"`
+}
+
 type DisableTwoFactorInput struct {
 	// A 6-digit TOTP code or a 10-character recovery code.
 	Code string `json:"code"`
@@ -92,11 +151,36 @@ type EnableTwoFactorPayload struct {
 	UserErrors    []*UserError `json:"userErrors"`
 }
 
+type FinishPasskeyLoginInput struct {
+	ChallengeID string `json:"challengeId"`
+	// What navigator.credentials.get() returned, as JSON.
+	PublicKeyCredential JSON `json:"publicKeyCredential"`
+}
+
+type FinishPasskeyLoginPayload struct {
+	User       *model.User  `json:"user,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type FinishSecurityKeyRegistrationInput struct {
+	// The id of the pending key.
+	ID string `json:"id"`
+	// What navigator.credentials.create() returned, as JSON.
+	PublicKeyCredential JSON `json:"publicKeyCredential"`
+}
+
+type FinishSecurityKeyRegistrationPayload struct {
+	SecurityKey *model.SecurityKey `json:"securityKey,omitempty"`
+	UserErrors  []*UserError       `json:"userErrors"`
+}
+
 type LoginCheckpointInput struct {
 	// The confirmationToken login returned.
 	ConfirmationToken string `json:"confirmationToken"`
-	// A 6-digit TOTP code or a 10-character recovery code.
-	Code string `json:"code"`
+	// A 6-digit TOTP code or a 10-character recovery code (or publicKeyCredential instead).
+	Code *string `json:"code,omitempty"`
+	// Instead of code: a security key's answer to the options of beginSecurityKeyCheckpoint.
+	PublicKeyCredential JSON `json:"publicKeyCredential,omitempty"`
 }
 
 type LoginCheckpointPayload struct {
@@ -167,6 +251,34 @@ type RegisterPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+type RequestPasswordResetInput struct {
+	Email string `json:"email"`
+}
+
+type RequestPasswordResetPayload struct {
+	// True once the request is accepted, whether or not the address belongs to an account.
+	Accepted   bool         `json:"accepted"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+type ResetPasswordInput struct {
+	// The token of the reset link: 96 characters.
+	Token       string `json:"token"`
+	NewPassword string `json:"newPassword"`
+	// Also delete every API key of the account.
+	RevokeAPIKeys *bool `json:"revokeApiKeys,omitempty"`
+}
+
+type ResetPasswordPayload struct {
+	// True when the password was set; sign in with it.
+	PasswordReset bool `json:"passwordReset"`
+	// How many sessions the reset ended.
+	RevokedSessions int `json:"revokedSessions"`
+	// How many API keys the reset deleted.
+	RevokedAPIKeys int          `json:"revokedApiKeys"`
+	UserErrors     []*UserError `json:"userErrors"`
+}
+
 type RevokeOtherSessionsPayload struct {
 	RevokedCount int          `json:"revokedCount"`
 	UserErrors   []*UserError `json:"userErrors"`
@@ -220,6 +332,17 @@ type UpdateEmailInput struct {
 type UpdateEmailPayload struct {
 	User       *model.User  `json:"user,omitempty"`
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+type UpdateSecurityKeyInput struct {
+	ID string `json:"id"`
+	// 3 to 31 characters; absent keeps the name.
+	Name *string `json:"name,omitempty"`
+}
+
+type UpdateSecurityKeyPayload struct {
+	SecurityKey *model.SecurityKey `json:"securityKey,omitempty"`
+	UserErrors  []*UserError       `json:"userErrors"`
 }
 
 // An expected, user-fixable failure of a mutation.

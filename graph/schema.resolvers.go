@@ -11,6 +11,7 @@ import (
 	"accountd/secret"
 	"accountd/web"
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -96,8 +97,13 @@ func (r *mutationResolver) Login(ctx context.Context, input LoginInput) (*LoginP
 
 // LoginCheckpoint is the resolver for the loginCheckpoint field.
 func (r *mutationResolver) LoginCheckpoint(ctx context.Context, input LoginCheckpointInput) (*LoginCheckpointPayload, error) {
+	var code string
+	if input.Code != nil {
+		code = *input.Code
+	}
 	res, err := r.Service.LoginCheckpoint(ctx, clientFrom(ctx), account.CheckpointInput{
-		ConfirmationToken: input.ConfirmationToken, Code: input.Code, Device: deviceFrom(ctx)})
+		ConfirmationToken: input.ConfirmationToken, Code: code, PublicKeyCredential: json.RawMessage(input.PublicKeyCredential),
+		Device: deviceFrom(ctx)})
 	if err != nil {
 		ue, err := userErrors(err, nil)
 		return &LoginCheckpointPayload{UserErrors: ue}, err

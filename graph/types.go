@@ -70,7 +70,13 @@ func (j JSON) MarshalGQL(w io.Writer) {
 	w.Write(j) //nolint:errcheck // as above
 }
 
-// UnmarshalGQL refuses input: no argument of the schema takes JSON.
-func (j *JSON) UnmarshalGQL(any) error {
-	return &gqlerror.Error{Message: "JSON is an output type", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+// UnmarshalGQL takes any JSON value, re-encoded as it was sent (a WebAuthn
+// credential, which the browser API returns as an object).
+func (j *JSON) UnmarshalGQL(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &gqlerror.Error{Message: "not a JSON value", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+	}
+	*j = JSON(b)
+	return nil
 }

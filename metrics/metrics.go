@@ -36,6 +36,8 @@ type Metrics struct {
 	rateLimited    *prometheus.CounterVec
 	attemptRefused prometheus.Counter
 	hashWait       prometheus.Histogram
+	// mail is the outbox sender's (mail.go).
+	mail *mailSeries
 
 	// operationNames caps how many distinct GraphQL operation names get a
 	// series of their own.
@@ -114,11 +116,13 @@ func New(sqlDB *sql.DB, dbName string) *Metrics {
 			Buckets: []float64{.0001, .001, .005, .025, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		operationNames: newBoundedSet(maxOperationNames),
+		mail:           newMailSeries(),
 	}
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.gqlOperations, m.authFailures, m.rateLimited,
 		m.attemptRefused, m.hashWait,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.mail.collectors()...)
 	if sqlDB != nil {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(sqlDB, dbName))
 	}

@@ -27,6 +27,23 @@ const (
 	EventAuthSuccess              = "auth:success"
 	EventAuthCheckpoint           = "auth:checkpoint"
 
+	// The password reset's events (REST.md §7), the panel's names: a
+	// reset mailed, and a reset done. Each holds {user_agent}.
+	EventPasswordResetRequested = "email:password-reset"
+	EventPasswordReset          = "auth:reset-password"
+	// The verified address changes' events are ours: a change waiting for
+	// its confirmation {old, new} (account:email-changed follows when the
+	// link is opened), and an address confirmed without a change {email}
+	// (the sign-up verification).
+	EventEmailChangeRequested = "account:email-change-requested"
+	EventEmailVerified        = "account:email-verified"
+
+	// The security-key events (REST.md §6.7). The update's "user:" prefix
+	// is the panel's.
+	EventSecurityKeyCreate = "security-key:create"
+	EventSecurityKeyUpdate = "user:security-key.update"
+	EventSecurityKeyDelete = "security-key:delete"
+
 	// The events of the operators' tools are ours: the panel's operators
 	// change these states through its admin pages, which are not part of
 	// the account API. Each is recorded with {"by":"operator"}.

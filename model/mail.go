@@ -22,6 +22,13 @@ type Mail struct {
 	// token, which is why the sender clears it once the mail is gone.
 	Data    MailData
 	Created time.Time
+	// Attempts counts the deliveries tried so far, the current one
+	// included once the sender has claimed the mail; the sender's back-off
+	// grows with it.
+	Attempts int
+	// LastError is why the previous attempt failed ("" if none): the
+	// transport's error text, never the mail's data.
+	LastError string
 }
 
 // The templates, each a plain-text and an HTML file of the same name. Every

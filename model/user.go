@@ -12,6 +12,7 @@ type User struct {
 	ID                    uuid.UUID
 	Username              string
 	Email                 string
+	EmailVerified         bool // a link mailed to Email was opened, or a reset sent to it used
 	NameFirst             string
 	NameLast              string
 	Role                  *string

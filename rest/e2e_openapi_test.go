@@ -12,6 +12,7 @@ import (
 
 	"accountd/app"
 	"accountd/app/apptest"
+	"accountd/passkey/passkeytest"
 	"accountd/rest"
 	"accountd/secret"
 )
@@ -140,6 +141,44 @@ func TestRESTOpenAPITour(t *testing.T) {
 		}
 		ok(checkpoint.Do(http.MethodPost, "/api/auth/login/checkpoint", map[string]any{
 			"confirmation_token": login["token"], "code": recovery}))
+
+		// Security keys: register one, list and rename it, sign in with it
+		// with and without a username, answer the checkpoint with it
+		// instead of a code, delete it.
+		skCred := passkeytest.NewCredential(passkeytest.ES256)
+		skBrowser := apptest.Browser(passkeytest.Std)
+		skCreated := ok(alice.Do(http.MethodPost, api+"/security-keys", map[string]any{"name": "tour key", "allow_usernameless_login": true}))
+		skID, _ := apptest.Get(skCreated, "security_key", "uuid").(string)
+		skAnswer, err := skBrowser.Create(apptest.RawJSON(t, skCreated["options"]), skCred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok(alice.Do(http.MethodPost, api+"/security-keys/"+skID+"/challenge", map[string]any{"public_key_credential": apptest.Credential(t, skAnswer)}))
+		ok(alice.Do(http.MethodGet, api+"/security-keys?search=tour", nil))
+		ok(alice.Do(http.MethodPatch, api+"/security-keys/"+skID, map[string]any{"name": "tour key 2"}))
+		skGet := func(options any) map[string]any {
+			t.Helper()
+			answer, err := skBrowser.Get(apptest.RawJSON(t, options), skCred)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return apptest.Credential(t, answer)
+		}
+		for _, path := range []string{"/api/auth/login/security-key", "/api/auth/login/security-key/discoverable"} {
+			c := ts.Client(t)
+			query := ""
+			if !strings.HasSuffix(path, "discoverable") {
+				query = "?user=alice"
+			}
+			begun := ok(c.Do(http.MethodGet, path+query, nil))
+			ok(c.Do(http.MethodPost, path, map[string]any{"uuid": begun["uuid"], "public_key_credential": skGet(begun["options"])}))
+		}
+		skCheckpoint, res := apptest.Login(t, ts, "alice", alice.Password)
+		skToken, _ := ok(res)["token"].(string)
+		skOptions := ok(skCheckpoint.Do(http.MethodGet, "/api/auth/login/checkpoint/security-key?confirmation_token="+skToken, nil))
+		ok(skCheckpoint.Do(http.MethodPost, "/api/auth/login/checkpoint", map[string]any{
+			"confirmation_token": skToken, "public_key_credential": skGet(skOptions["options"])}))
+		ok(alice.Do(http.MethodDelete, api+"/security-keys/"+skID, nil))
 		ok(checkpoint.Do(http.MethodDelete, api+"/two-factor", map[string]any{"code": code(step + 1), "password": alice.Password}))
 
 		// The history, read with the key; then the key goes, and so does
@@ -149,6 +188,9 @@ func TestRESTOpenAPITour(t *testing.T) {
 		ok(alice.Do(http.MethodDelete, api+"/api-keys/"+keyID, nil))
 		ok(alice.Do(http.MethodPost, api+"/logout", nil))
 		ok(alice.Do(http.MethodGet, "/api/openapi.json", nil))
+
+		// Password reset and address confirmation.
+		restTourMail(t, ts, "alice2@example.com")
 
 		checker, err := ts.OpenAPI()
 		if err != nil {

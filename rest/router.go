@@ -62,6 +62,17 @@ func (h *Handler) Routes() http.Handler {
 	m.HandleFunc("POST /api/auth/register", h.register)
 	m.HandleFunc("POST /api/auth/login", h.login)
 	m.HandleFunc("POST /api/auth/login/checkpoint", h.checkpoint)
+	// Security keys and passkeys (REST.md §6.6): their per-IP limits are
+	// the service's, counted after its first refusals.
+	m.HandleFunc("GET /api/auth/login/security-key", h.securityKeyOptions(false))
+	m.HandleFunc("POST /api/auth/login/security-key", h.securityKeyLogin(model.CeremonyLogin))
+	m.HandleFunc("GET /api/auth/login/security-key/discoverable", h.securityKeyOptions(true))
+	m.HandleFunc("POST /api/auth/login/security-key/discoverable", h.securityKeyLogin(model.CeremonyDiscoverable))
+	m.HandleFunc("GET /api/auth/login/checkpoint/security-key", h.checkpointSecurityKeyOptions)
+	m.HandleFunc("POST /api/auth/password/forgot", h.forgotPassword)
+	m.HandleFunc("POST /api/auth/password/reset", h.resetPassword)
+	// (ours) The link a changed or new address is confirmed with.
+	m.HandleFunc("POST /api/auth/email/confirm", h.confirmEmail)
 	m.HandleFunc("GET /api/openapi.json", h.getOpenAPI)
 	// (ours) Forward auth for apps behind a reverse proxy: the same
 	// authentication as every /api/client route.
@@ -85,6 +96,12 @@ func (h *Handler) Routes() http.Handler {
 	client("PATCH /api/client/account/api-keys/{uuid}", h.updateAPIKey)
 	client("DELETE /api/client/account/api-keys/{uuid}", h.deleteAPIKey)
 	client("POST /api/client/account/api-keys/{uuid}/recreate", h.recreateAPIKey)
+
+	client("GET /api/client/account/security-keys", h.listSecurityKeys)
+	client("POST /api/client/account/security-keys", h.createSecurityKey)
+	client("POST /api/client/account/security-keys/{uuid}/challenge", h.finishSecurityKey)
+	client("PATCH /api/client/account/security-keys/{uuid}", h.updateSecurityKey)
+	client("DELETE /api/client/account/security-keys/{uuid}", h.deleteSecurityKey)
 
 	client("GET /api/client/account/sessions", h.listSessions)
 	client("DELETE /api/client/account/sessions", h.deleteOtherSessions)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -88,6 +89,9 @@ func (h *Handler) postRecoveryCodes(w http.ResponseWriter, r *http.Request, acto
 type checkpointRequest struct {
 	ConfirmationToken string `json:"confirmation_token"`
 	Code              string `json:"code"`
+	// PublicKeyCredential answers with a security key instead of a code
+	// (ours; see checkpointSecurityKeyOptions).
+	PublicKeyCredential json.RawMessage `json:"public_key_credential"`
 }
 
 // checkpoint is POST /api/auth/login/checkpoint.
@@ -98,7 +102,8 @@ func (h *Handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.Service.LoginCheckpoint(r.Context(), web.Client(r), account.CheckpointInput{
-		ConfirmationToken: req.ConfirmationToken, Code: req.Code, Device: web.DeviceToken(r.Header)})
+		ConfirmationToken: req.ConfirmationToken, Code: req.Code, PublicKeyCredential: req.PublicKeyCredential,
+		Device: web.DeviceToken(r.Header)})
 	if err != nil {
 		h.fail(w, r, err)
 		return

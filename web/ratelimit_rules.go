@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"accountd/account"
+)
 
 // The names of the per-IP limits: the keys of RateLimiter.Rules, configured
 // as RATE_LIMIT_CLIENT, RATE_LIMIT_LOGIN, … (REST.md §2).
@@ -9,7 +13,38 @@ const (
 	RateLogin      = "login"
 	RateCheckpoint = "checkpoint"
 	RateRegister   = "register"
+
+	// The security-key sign-in's limits, all set by
+	// RATE_LIMIT_SECURITY_KEY: each options request has a counter of its
+	// own, the two answers share one (REST.md §6.1).
+	RateSecurityKey             = account.RateSecurityKey
+	RateSecurityKeyOptions      = account.RateSecurityKeyOptions
+	RateSecurityKeyDiscoverable = account.RateSecurityKeyDiscoverable
+
+	// The password reset's limits (RATE_LIMIT_FORGOT, RATE_LIMIT_RESET),
+	// counted by the service after validation (REST.md §7).
+	RateForgot = account.RateForgot
+	RateReset  = account.RateReset
 )
+
+// serviceLimitedPaths are the routes whose per-IP limit the service
+// applies itself (account.Service.LimitIP), after the refusals the
+// contract ranks before it (REST.md §6.6: a body that does not parse,
+// security keys off, username-less sign-in off), so the middleware
+// counts them against no limit: the security-key sign-in's options and
+// answers, and the checkpoint's options for a key, which count against
+// the checkpoint's limit.
+var serviceLimitedPaths = [...]string{
+	"/api/auth/login/security-key",
+	"/api/auth/login/security-key/discoverable",
+	"/api/auth/login/checkpoint/security-key",
+	// The password reset's request and completion (REST.md §7: body,
+	// validation, then the limit). The address confirmation has no limit
+	// of its own, only the client limit: its token is as unguessable as a
+	// session's.
+	"/api/auth/password/forgot",
+	"/api/auth/password/reset",
+}
 
 // operationLimits is the one table of the operations that count against a
 // per-IP limit of their own: sign-in, the two-factor checkpoint and
@@ -32,12 +67,17 @@ var operationLimits = [...]RateLimitedOperation{
 const ForwardAuthPath = "/api/auth/verify"
 
 // RESTRateRule names the per-IP limit a REST request counts against: its
-// operation's own, none for the forward-auth check, or the client limit for
-// every other route. (A REST sign-in counts against its own limit only; the
+// operation's own, none for the forward-auth check and for the routes the
+// service limits itself, or the client limit for every other route. (A REST sign-in counts against its own limit only; the
 // client limit is for everything else.)
 func RESTRateRule(r *http.Request) string {
 	if r.URL.Path == ForwardAuthPath {
 		return ""
+	}
+	for _, p := range serviceLimitedPaths {
+		if r.URL.Path == p {
+			return ""
+		}
 	}
 	for _, op := range operationLimits {
 		if r.URL.Path == op.RESTPath {

@@ -20,6 +20,16 @@ func TestRateRules(t *testing.T) {
 		"/api/auth/login/checkpoint/more": RateClient,
 		"/api/auth/verify":                "",
 		"/api/auth/verify/":               RateClient,
+		// The service limits the security-key sign-in itself.
+		"/api/auth/login/security-key":              "",
+		"/api/auth/login/security-key/discoverable": "",
+		"/api/auth/login/checkpoint/security-key":   "",
+		"/api/auth/login/security-key/other":        RateClient,
+		// And the password reset's request and completion; the address
+		// confirmation counts against the client limit.
+		"/api/auth/password/forgot": "",
+		"/api/auth/password/reset":  "",
+		"/api/auth/email/confirm":   RateClient,
 	}
 	for path, want := range rest {
 		if got := RESTRateRule(httptest.NewRequest(http.MethodPost, path, nil)); got != want {
@@ -29,6 +39,7 @@ func TestRateRules(t *testing.T) {
 	graphQL := map[string]string{
 		"login": RateLogin, "loginCheckpoint": RateCheckpoint, "register": RateRegister,
 		"logout": "", "changePassword": "", "": "",
+		"requestPasswordReset": "", "resetPassword": "", "confirmEmailChange": "",
 	}
 	for field, want := range graphQL {
 		if got := GraphQLRateRule(field); got != want {
