@@ -8,8 +8,8 @@ package db
 
 import (
 	"context"
-	"errors"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
