@@ -30,8 +30,7 @@ func TestServeFirstStartLog(t *testing.T) {
 				}
 				u.User = url.UserPassword(u.User.Username(), "hunter2-secret")
 				dbURL = u.String()
-				where = "database=postgres host=" + u.Hostname() + " port=" + u.Port() + " dbname=" + strings.TrimPrefix(u.Path, "/") +
-					" user=" + u.User.Username() + "\n"
+				where = "database=postgres " + dbtest.PostgresTarget(t, e.URL) + "\n"
 			}
 			srv := startServe(t, dbURL, 10*time.Second)
 			srv.logs.waitFor(t, "first one to sign up")

@@ -62,9 +62,7 @@ func TestStartLog(t *testing.T) {
 			if e.Name == "sqlite" {
 				want = append(want, "level=INFO msg=listening addr=127.0.0.1:8000 database=sqlite path="+strings.TrimPrefix(e.URL, "sqlite:")+"\n")
 			} else {
-				u, _ := url.Parse(e.URL)
-				want = append(want, "level=INFO msg=listening addr=127.0.0.1:8000 database=postgres host="+u.Hostname()+
-					" port="+u.Port()+" dbname="+strings.TrimPrefix(u.Path, "/")+" user="+u.User.Username()+"\n")
+				want = append(want, "level=INFO msg=listening addr=127.0.0.1:8000 database=postgres "+dbtest.PostgresTarget(t, e.URL)+"\n")
 			}
 			for _, w := range want {
 				if !strings.Contains(logs, w) {

@@ -2,10 +2,13 @@ package dbtest
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"accountd/db"
 	"accountd/secret"
@@ -66,4 +69,20 @@ func RestrictedRole(tb testing.TB) (role, schema, dbURL string) {
 		d.Close()
 	}
 	return role, schema, dbURL
+}
+
+// PostgresTarget is how the start-up log names the PostgreSQL database of
+// dbURL: "host=… port=… dbname=… user=…", read as the driver reads the URL
+// (a socket directory given as ?host=… included), never with the password.
+func PostgresTarget(tb testing.TB, dbURL string) string {
+	tb.Helper()
+	cfg, err := pgconn.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", dbURL, err)
+	}
+	dbname := cfg.Database
+	if dbname == "" {
+		dbname = cfg.User
+	}
+	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s", cfg.Host, cfg.Port, dbname, cfg.User)
 }
