@@ -130,17 +130,18 @@ func (s *Service) leftAddress(ctx context.Context, actor *model.Actor, cur *mode
 	if _, err := s.emailVerifications.DeleteEmailVerifications(ctx, cur.ID); err != nil {
 		return err
 	}
-	return s.changeNotice(ctx, cur, email, actor)
+	return s.changeNotice(ctx, cur, email, actor, false)
 }
 
 // changeNotice tells cur's current address that the account is moving to
-// email, masked: the old address may no longer be the owner's.
-func (s *Service) changeNotice(ctx context.Context, cur *model.User, email string, actor *model.Actor) error {
+// email, masked: the old address may no longer be the owner's. pending
+// says the move still waits for the new address's confirmation.
+func (s *Service) changeNotice(ctx context.Context, cur *model.User, email string, actor *model.Actor, pending bool) error {
 	ev := &model.MailEvent{Time: s.now(), UserAgent: truncate(actor.UserAgent, maxEventUserAgentLen)}
 	if actor.IP.IsValid() {
 		ev.IP = actor.IP.Unmap().String()
 	}
-	return s.queueMail(ctx, cur, cur.Email, model.MailEmailChangeNotice, model.MailData{NewEmail: model.MaskEmail(email), Event: ev})
+	return s.queueMail(ctx, cur, cur.Email, model.MailEmailChangeNotice, model.MailData{NewEmail: model.MaskEmail(email), Event: ev, Pending: pending})
 }
 
 // requestEmailChange stores a pending change to email, replacing an
@@ -164,7 +165,7 @@ func (s *Service) requestEmailChange(ctx context.Context, actor *model.Actor, cu
 	}
 	// The reset links of the old address stay: until the change is
 	// confirmed it is still the account's.
-	return s.changeNotice(ctx, cur, email, actor)
+	return s.changeNotice(ctx, cur, email, actor, true)
 }
 
 // startVerification stores u's pending verification of email, replacing

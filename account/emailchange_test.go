@@ -430,3 +430,32 @@ func TestEmailChangeRefusedSendsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestEmailChangeNoticeSaysWhetherItWaits: the old address's notice says
+// the change is requested when it waits for a confirmation, and made when
+// it is immediate.
+func TestEmailChangeNoticeSaysWhetherItWaits(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		for _, verify := range []bool{true, false} {
+			cfg := mailConfig()
+			cfg.EmailVerifyChanges = verify
+			e := newEnv(t, d, cfg)
+			name := "waits_no"
+			if verify {
+				name = "waits_yes"
+			}
+			u := e.register(name)
+			e.changeEmail(u, name+".new@example.org")
+			var notice *model.Mail
+			for _, m := range e.mailsOf(model.MailEmailChangeNotice) {
+				if m.To == u.Email {
+					notice = m
+				}
+			}
+			if notice == nil || notice.Data.Pending != verify {
+				t.Errorf("EMAIL_VERIFY_CHANGES=%v: notice %+v, want Pending=%v", verify, notice, verify)
+			}
+		}
+	})
+}

@@ -61,6 +61,22 @@ func TestEmbeddedTemplates(t *testing.T) {
 	if !strings.Contains(r.Text, "n***@e***.org") || strings.Contains(r.Text+r.HTML, "new.address@example.org") {
 		t.Fatalf("the notice shows the new address unmasked:\n%s", r.Text)
 	}
+	// The notice says whether the change waits for a confirmation.
+	for _, pending := range []bool{true, false} {
+		d := mail.SampleData()
+		d.Pending = pending
+		r, err := tpl.Render(model.MailEmailChangeNotice, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits := strings.Contains(r.Text, "was requested") && strings.Contains(r.Text, "Once the new address is confirmed") &&
+			strings.Contains(r.HTML, "was requested")
+		made := strings.Contains(r.Text, "was changed to") && strings.Contains(r.Text, "From now on") &&
+			strings.Contains(r.HTML, "was changed to")
+		if waits != pending || made == pending {
+			t.Errorf("notice with Pending=%v:\n%s", pending, r.Text)
+		}
+	}
 	if _, err := tpl.Render("no_such_mail", mail.SampleData()); err == nil {
 		t.Fatal("an unknown template rendered")
 	}

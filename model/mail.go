@@ -80,6 +80,9 @@ type MailData struct {
 	// Detail is a notice's subject: an API key's name, a device's user
 	// agent.
 	Detail string `json:"detail,omitempty"`
+	// Pending says, in an address change's notice, that the change waits
+	// for the new address's confirmation; without it the change is made.
+	Pending bool `json:"pending,omitempty"`
 	// Event is when and from where the change was made.
 	Event *MailEvent `json:"event,omitempty"`
 }
