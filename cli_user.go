@@ -111,6 +111,7 @@ type userJSON struct {
 	Sessions      *int      `json:"sessions,omitempty"`
 	APIKeys       *int      `json:"api_keys,omitempty"`
 	RecoveryCodes *int      `json:"recovery_codes,omitempty"`
+	SecurityKeys  *int      `json:"security_keys,omitempty"`
 }
 
 func toUserJSON(u *model.User) userJSON {
@@ -226,7 +227,7 @@ func userShow(ctx context.Context, e *env, args []string) error {
 		}
 		if asJSON {
 			j := toUserJSON(d.User)
-			j.Sessions, j.APIKeys, j.RecoveryCodes = &d.Sessions, &d.APIKeys, &d.RecoveryCodes
+			j.Sessions, j.APIKeys, j.RecoveryCodes, j.SecurityKeys = &d.Sessions, &d.APIKeys, &d.RecoveryCodes, &d.SecurityKeys
 			enc := json.NewEncoder(e.io.out)
 			enc.SetIndent("", "  ")
 			return enc.Encode(j)
@@ -245,6 +246,7 @@ func userShow(ctx context.Context, e *env, args []string) error {
 			{"recovery codes", fmt.Sprint(d.RecoveryCodes)},
 			{"sessions", fmt.Sprint(d.Sessions)},
 			{"api keys", fmt.Sprint(d.APIKeys)},
+			{"security keys", fmt.Sprint(d.SecurityKeys)},
 			{"created", u.Created.Format(time.RFC3339)},
 		} {
 			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])

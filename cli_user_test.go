@@ -189,7 +189,7 @@ func TestUserCommands(t *testing.T) {
 			cliOn(t, url, "", "user", "show", "alice@example.com").want(t, 0, "two-factor:      no", "")
 			r = cliOn(t, url, "", "user", "show", "--json", "alice")
 			var shown map[string]any
-			if err := json.Unmarshal([]byte(r.out), &shown); err != nil || shown["email"] != "alice@example.com" || shown["sessions"] != float64(0) {
+			if err := json.Unmarshal([]byte(r.out), &shown); err != nil || shown["email"] != "alice@example.com" || shown["sessions"] != float64(0) || shown["security_keys"] != float64(0) {
 				t.Fatalf("show --json: %v\n%s", err, r.out)
 			}
 			for _, secretish := range []string{"hash", "argon2", "totp_secret"} {

@@ -68,9 +68,10 @@ func UserCursor(u *model.User) string { return model.Cursor{Time: u.Created, ID:
 // UserDetails is what an operator sees of one account beyond its row.
 type UserDetails struct {
 	User *model.User
-	// Sessions counts the live sessions, APIKeys the live keys and
-	// RecoveryCodes the unused recovery codes.
-	Sessions, APIKeys, RecoveryCodes int
+	// Sessions counts the live sessions, APIKeys the live keys,
+	// RecoveryCodes the unused recovery codes and SecurityKeys the
+	// registered security keys and passkeys.
+	Sessions, APIKeys, RecoveryCodes, SecurityKeys int
 }
 
 // ShowUser returns the account ref names with its credentials counted.
@@ -87,6 +88,9 @@ func (s *Service) ShowUser(ctx context.Context, ref string) (*UserDetails, error
 		return nil, model.Internal(err)
 	}
 	if d.RecoveryCodes, err = s.twoFactor.CountRecoveryCodes(ctx, u.ID); err != nil {
+		return nil, model.Internal(err)
+	}
+	if d.SecurityKeys, err = s.securityKeys.CountSecurityKeys(ctx, u.ID, true); err != nil {
 		return nil, model.Internal(err)
 	}
 	return d, nil

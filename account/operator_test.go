@@ -9,6 +9,7 @@ import (
 	"accountd/db"
 	"accountd/db/dbtest"
 	"accountd/model"
+	"accountd/passkey/passkeytest"
 )
 
 // TestOperatorFindUser: an operator names an account by id, e-mail address
@@ -289,6 +290,28 @@ func TestOperatorDeleteUser(t *testing.T) {
 		e.actor(other.Token)
 		if _, err := e.svc.DeleteUser(e.ctx, "deleteme"); model.ErrorCode(err) != model.CodeNotFound {
 			t.Errorf("second delete: %v", err)
+		}
+	})
+}
+
+// TestOperatorShowUser counts what the account holds: sessions, keys,
+// recovery codes and security keys (a registration left unfinished is not
+// one).
+func TestOperatorShowUser(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, skConfig())
+		u := e.register("showme")
+		e.newSession(u.User)
+		e.newAPIKey(u.User, keyOpts{})
+		e.skRegister(u, "laptop", passkeytest.ES256)
+		e.skBegin(u, "unfinished", false)
+		got, err := e.svc.ShowUser(e.ctx, "showme")
+		if err != nil || got.User.ID != u.ID || got.Sessions != 2 || got.APIKeys != 1 || got.SecurityKeys != 1 || got.RecoveryCodes != 0 {
+			t.Fatalf("ShowUser = %+v, %v; want 2 sessions, 1 key, 1 security key", got, err)
+		}
+		if _, err := e.svc.ShowUser(e.ctx, "nobody"); model.ErrorCode(err) != model.CodeNotFound {
+			t.Errorf("unknown user: %v", err)
 		}
 	})
 }
