@@ -74,6 +74,28 @@ func (s *Service) signInDevice(ctx context.Context, u *model.User, client model.
 	return tok, id, s.notice(ctx, u, model.MailNoticeNewDevice, client.IP, client.UserAgent, truncate(client.UserAgent, maxEventUserAgentLen))
 }
 
+// completeSignIn hands out what a sign-in that passed its second step
+// (the checkpoint, a security key) gets, inside the caller's transaction
+// and after its lockUser: the device cookie (a new device noted and told),
+// the session, the account as it now is, and the auth:success record of
+// how (using). It fills res.
+func (s *Service) completeSignIn(ctx context.Context, u *model.User, client model.Client, presented string, dev *model.Device, res *LoginResult, using any) error {
+	var (
+		deviceID uuid.UUID
+		err      error
+	)
+	if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, presented, dev); err != nil {
+		return err
+	}
+	if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {
+		return err
+	}
+	if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {
+		return err
+	}
+	return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, using)
+}
+
 // issueDevice runs in a sign-in's minting transaction and returns the
 // device token the response sets, and the device's id for the session:
 // the presented device, touched, when it is the account's; otherwise a

@@ -188,17 +188,7 @@ func (s *Service) FinishSecurityKeyLogin(ctx context.Context, client model.Clien
 			if err := s.useSecurityKey(ctx, k, result); err != nil {
 				return err
 			}
-			var deviceID uuid.UUID
-			if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, in.Device, dev); err != nil {
-				return err
-			}
-			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {
-				return err
-			}
-			if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {
-				return err
-			}
-			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, securityKeyUse(k))
+			return s.completeSignIn(ctx, u, client, in.Device, dev, res, securityKeyUse(k))
 		})
 	})
 	if err != nil {
@@ -447,17 +437,7 @@ func (s *Service) securityKeyCheckpoint(ctx context.Context, client model.Client
 				}
 				return err
 			}
-			var deviceID uuid.UUID
-			if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, in.Device, dev); err != nil {
-				return err
-			}
-			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {
-				return err
-			}
-			if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {
-				return err
-			}
-			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, securityKeyUse(k))
+			return s.completeSignIn(ctx, u, client, in.Device, dev, res, securityKeyUse(k))
 		})
 	})
 	if err != nil {

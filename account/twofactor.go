@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/google/uuid"
-
 	"accountd/model"
 	"accountd/secret"
 )
@@ -472,17 +470,7 @@ func (s *Service) LoginCheckpoint(ctx context.Context, client model.Client, in C
 			if err := s.consumeCode(ctx, u, f); err != nil {
 				return err
 			}
-			var deviceID uuid.UUID
-			if res.DeviceToken, deviceID, err = s.signInDevice(ctx, u, client, in.Device, dev); err != nil {
-				return err
-			}
-			if res.SessionToken, res.Session, err = s.startSession(ctx, u, client, &deviceID); err != nil {
-				return err
-			}
-			if res.User, err = s.users.UserByID(ctx, u.ID); err != nil {
-				return err
-			}
-			return s.record(ctx, u.ID, nil, client.IP, model.EventAuthSuccess, map[string]string{"using": f.using()})
+			return s.completeSignIn(ctx, u, client, in.Device, dev, res, map[string]string{"using": f.using()})
 		})
 	})
 	if err != nil {
