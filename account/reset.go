@@ -44,15 +44,6 @@ const (
 // the token as ?token= (REST.md §7.3).
 const ResetPasswordPath = "/auth/reset-password"
 
-// The per-IP limits the service counts itself (LimitIP), once the input
-// has passed validation: REST.md §7 orders validation before them, so an
-// invalid request is answered as such and costs nothing. The names are
-// the rules of RATE_LIMIT_FORGOT and RATE_LIMIT_RESET.
-const (
-	RateForgot = "forgot"
-	RateReset  = "reset"
-)
-
 // Limit is a fixed-window limit: at most Hits per Window.
 type Limit struct {
 	Hits   int

@@ -13,28 +13,6 @@ import (
 	"accountd/secret"
 )
 
-// The per-IP limits of the security-key sign-in (RATE_LIMIT_SECURITY_KEY),
-// by rule name: each options request has a counter of its own, the two
-// answers share one (REST.md §6.1). The service applies them itself,
-// through LimitIP, after the refusals §6.6 ranks before them (security
-// keys off, username-less sign-in off). The checkpoint's options request
-// counts against the checkpoint's limit.
-const (
-	RateSecurityKey             = "security_key"
-	RateSecurityKeyOptions      = "security_key_options"
-	RateSecurityKeyDiscoverable = "security_key_discoverable"
-	RateCheckpoint              = "checkpoint"
-)
-
-// limitIP counts the request against a per-IP limit, when the transport
-// set one.
-func (s *Service) limitIP(ctx context.Context, rule string) error {
-	if s.LimitIP == nil {
-		return nil
-	}
-	return s.LimitIP(ctx, rule)
-}
-
 func errUserNotFound() error { return model.Errorf(model.CodeNotFound, "user not found") }
 
 // SecurityKeyLoginInput begins a sign-in with a security key.

@@ -11,7 +11,7 @@ import (
 const (
 	RateClient     = "client"
 	RateLogin      = "login"
-	RateCheckpoint = "checkpoint"
+	RateCheckpoint = account.RateCheckpoint
 	RateRegister   = "register"
 
 	// The security-key sign-in's limits, all set by
