@@ -59,6 +59,24 @@ func (r *outboxRow) model() (*model.Mail, error) {
 	return m, nil
 }
 
+// Outbox returns every mail of the outbox, oldest first (ties by id), with
+// its template data decoded — none for a mail sent or given up. It reads
+// the whole table: for tests and tools, never for a request.
+func Outbox(ctx context.Context, d *DB) (_ []*model.Mail, err error) {
+	defer wrap(&err, "db.Outbox")
+	var rows []outboxRow
+	if err := d.NewSelect().Model(&rows).Order("created", "id").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*model.Mail, len(rows))
+	for i := range rows {
+		if out[i], err = rows[i].model(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // The sender's side of the outbox. A row is due when it is unsent, not
 // given up, its next attempt has come and no sender holds a live claim on
 // it. Claiming sets claimed_until (the lease) in the same statement that
